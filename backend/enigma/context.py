@@ -1,0 +1,105 @@
+"""The runtime context: settings and clients every node receives through `Runtime[Context]`.
+
+Nodes never import a client. The run manager, the CLI and the tests build a `Context` with the
+clients they want (real services, the sandbox, or no-op clients for benchmarks). LangGraph
+Studio hands the graph a plain dict of the JSON-able fields instead; `clients_of` then builds
+the clients from `ENIGMA_*` settings, once per process.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field, fields
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from pydantic import ConfigDict
+from pydantic.json_schema import SkipJsonSchema
+
+from enigma.integrations.base import CodeHost, GitPlanner, Tracker, Wiki
+
+__all__ = ["Clients", "Clock", "Context", "SystemClock", "clients_of", "context_of"]
+
+
+class Clock(Protocol):
+    """Time, injectable so tests and benchmarks need not wait."""
+
+    def now(self) -> datetime:
+        """The current UTC time."""
+        ...
+
+    def sleep(self, seconds: float) -> None:
+        """Block for `seconds`."""
+        ...
+
+
+class SystemClock:
+    """The wall clock."""
+
+    def now(self) -> datetime:
+        """The current UTC time."""
+        return datetime.now(UTC)
+
+    def sleep(self, seconds: float) -> None:
+        """Block for `seconds`."""
+        time.sleep(seconds)
+
+
+@dataclass(frozen=True)
+class Clients:
+    """The four things a release talks to."""
+
+    tracker: Tracker
+    code_host: CodeHost
+    wiki: Wiki
+    planner: GitPlanner
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a release run is handed besides its state."""
+
+    __pydantic_config__ = ConfigDict(arbitrary_types_allowed=True)  # type: ignore[misc]
+
+    project: str = "ENG"
+    """Jira project key the fix version belongs to."""
+    wiki_space: str = "REL"
+    """Confluence space for the release notes."""
+    wiki_parent_title: str | None = "Release Notes"
+    """Title of the page the notes are published under (None: at the space root)."""
+    check_timeout_seconds: float = 600.0
+    """How long wait_for_checks waits for CI before asking what to do."""
+    check_poll_seconds: float = 1.0
+    """How often wait_for_checks looks at the checks."""
+    retry_backoff_seconds: float = 1.0
+    """First pause before an automatic retry of a failed step (doubles, with jitter)."""
+    clients: SkipJsonSchema[Clients | None] = field(default=None, compare=False)
+    """Injected clients; None builds them from ENIGMA_* settings (Studio)."""
+    clock: SkipJsonSchema[Clock] = field(default_factory=SystemClock, compare=False)
+    """Time source."""
+
+
+_built: Clients | None = None
+_lock = threading.Lock()
+
+
+def context_of(value: Any) -> Context:
+    """Accept a Context, a dict of its JSON fields (Studio), or None."""
+    if isinstance(value, Context):
+        return value
+    names = {f.name for f in fields(Context)} - {"clients", "clock"}
+    return Context(**{k: v for k, v in dict(value or {}).items() if k in names})
+
+
+def clients_of(context: Context) -> Clients:
+    """The context's clients, or ones built once from settings (real services or sandbox)."""
+    global _built
+    if context.clients is not None:
+        return context.clients
+    with _lock:
+        if _built is None:
+            from enigma.integrations.factory import clients_from_environment
+
+            _built = clients_from_environment()
+        return _built

@@ -1,0 +1,90 @@
+"""Small pieces every node uses: dependencies, narrative messages, error records, decisions."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from langchain_core.messages import AIMessage, HumanMessage
+from langgraph.runtime import Runtime
+from langgraph.types import interrupt
+
+from enigma.context import Clients, Context, clients_of, context_of
+from enigma.integrations.errors import IntegrationError
+from enigma.state import ApprovalRecord, ErrorRecord
+
+__all__ = [
+    "ask_human",
+    "deps",
+    "error_record",
+    "human_message",
+    "now_iso",
+    "say",
+]
+
+log = logging.getLogger("enigma.nodes")
+
+
+def deps(runtime: Runtime[Context]) -> tuple[Context, Clients]:
+    """The run's context and clients."""
+    context = context_of(runtime.context)
+    return context, clients_of(context)
+
+
+def now_iso(context: Context) -> str:
+    """The context clock's time as ISO 8601."""
+    return context.clock.now().isoformat(timespec="seconds")
+
+
+def say(step: str, text: str) -> AIMessage:
+    """One line of the run's narrative, attributed to the step that did it."""
+    return AIMessage(content=text, name=step)
+
+
+def human_message(record: ApprovalRecord) -> HumanMessage:
+    """A decision in the narrative: who decided what, and their comment."""
+    comment = f": {record['comment']}" if record["comment"] else ""
+    return HumanMessage(
+        content=f"{record['actor']} chose {record['action']} ({record['kind']}){comment}",
+        name=record["actor"].replace(" ", "_")[:64] or "human",
+    )
+
+
+def error_record(
+    step: str, exc: Exception, repo: str | None, attempt: int, choices: list[str]
+) -> ErrorRecord:
+    """Describe a failed step so policy or a human can choose what to do next."""
+    transient = isinstance(exc, IntegrationError) and exc.transient
+    message = str(exc) if isinstance(exc, IntegrationError) else f"{type(exc).__name__}: {exc}"
+    log.warning("step %s%s failed: %s", step, f" [{repo}]" if repo else "", message)
+    return ErrorRecord(
+        step=step,
+        repo=repo,
+        kind=type(exc).__name__,
+        message=message,
+        transient=transient,
+        attempt=attempt,
+        choices=choices,
+    )
+
+
+def ask_human(kind: str, payload: dict[str, Any], choices: list[str]) -> dict[str, Any]:
+    """Pause the run with an interrupt until a decision with one of `choices` arrives.
+
+    The resume value is `{"action": <choice>, "actor": ..., "comment": ...}` (plus `exclude` for
+    an amendment). A malformed value asks again rather than guessing: the API validates first,
+    this guards Studio and hand-written resumes.
+    """
+    request = {"kind": kind, "choices": choices, **payload}
+    while True:
+        answer = interrupt(request)
+        if isinstance(answer, str):
+            answer = {"action": answer}
+        if isinstance(answer, dict) and answer.get("action") in choices:
+            return {
+                "action": str(answer["action"]),
+                "actor": str(answer.get("actor") or "someone"),
+                "comment": str(answer.get("comment") or ""),
+                "exclude": answer.get("exclude") or {},
+            }
+        request = {**request, "invalid_answer": f"expected one of {choices}, got {answer!r}"}

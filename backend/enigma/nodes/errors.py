@@ -1,0 +1,92 @@
+"""handle_error and handle_repo_error: the conditional error edges' destination.
+
+A failed step records an `ErrorRecord` and routes here. Policy answers first: a transient
+failure is retried automatically (exponential backoff with jitter) up to `policy.auto_retries`
+times; after that, or for a permanent failure, `policy.on_error` either aborts or asks a human,
+who chooses among the record's choices (retry / skip / abort). Failed checks follow
+`policy.on_check_failure` instead.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from langgraph.runtime import Runtime
+
+from enigma.context import Context
+from enigma.nodes.common import ask_human, deps, human_message, now_iso
+from enigma.state import ApprovalRecord, ErrorRecord, Policy, SkipRecord
+
+__all__ = ["decide_error", "handle_error", "handle_repo_error"]
+
+
+def decide_error(
+    error: ErrorRecord, policy: Policy | dict[str, Any], retry_count: int, context: Context
+) -> dict[str, Any]:
+    """Choose retry / skip / abort for an error, by policy or by asking a human."""
+    if error["kind"] == "ChecksFailed":
+        rule = str(policy.get("on_check_failure", "ask"))
+    elif error["transient"] and retry_count < int(policy.get("auto_retries", 2)):
+        pause = context.retry_backoff_seconds * (2**retry_count)
+        context.clock.sleep(random.uniform(pause / 2, pause))
+        return {"action": "retry", "actor": "policy", "comment": f"automatic retry {retry_count + 1}"}
+    else:
+        rule = str(policy.get("on_error", "ask"))
+    if rule == "ask":
+        return ask_human("error", {"error": error}, error["choices"])
+    action = rule if rule in error["choices"] else "abort"
+    return {"action": action, "actor": "policy", "comment": f"policy chose {action}"}
+
+
+def _record(context: Context, decision: dict[str, Any]) -> ApprovalRecord:
+    return ApprovalRecord(
+        kind="error_decision", action=decision["action"], actor=decision["actor"],
+        at=now_iso(context), comment=decision["comment"], plan_hash=None,
+    )
+
+
+def handle_error(state: dict[str, Any], runtime: Runtime[Context]) -> dict[str, Any]:
+    """Decide what to do about a failed top-level step."""
+    context, _ = deps(runtime)
+    error: ErrorRecord = state["error"]
+    retries = int(state.get("retry_count", 0))
+    decision = decide_error(error, state.get("policy", {}), retries, context)
+    record = _record(context, decision)
+    update: dict[str, Any] = {
+        "current_step": "handle_error",
+        "error_decision": decision["action"],
+        "approvals": [record],
+        "messages": [human_message(record)],
+    }
+    if decision["action"] == "retry":
+        update.update(error=None, retry_count=retries + 1)
+    elif decision["action"] == "abort":
+        update["outcome_reason"] = f"{error['step']} failed: {error['message']}; aborted by {record['actor']}"
+    else:
+        update["skipped"] = [SkipRecord(repo="*", branch=None, reason=f"{error['step']} skipped: {error['message']}")]
+        update["error"] = None
+    return update
+
+
+def handle_repo_error(state: dict[str, Any], runtime: Runtime[Context]) -> dict[str, Any]:
+    """Decide what to do about a failed step of one repository's leg."""
+    context, _ = deps(runtime)
+    error: ErrorRecord = state["error"]
+    repo = state["repo"]
+    retries = int(state.get("retry_count", 0))
+    decision = decide_error(error, state.get("policy", {}), retries, context)
+    record = _record(context, decision)
+    update: dict[str, Any] = {
+        "error_decision": decision["action"],
+        "approvals": [record],
+        "messages": [human_message(record)],
+    }
+    if decision["action"] == "retry":
+        update.update(error=None, retry_count=retries + 1)
+    elif decision["action"] == "skip":
+        update["repo_outcomes"] = {repo: "skipped"}
+        update["skipped"] = [SkipRecord(repo=repo, branch=None, reason=f"{error['step']} failed: {error['message']}; skipped by {record['actor']}")]
+    else:
+        update["repo_outcomes"] = {repo: "aborted"}
+    return update

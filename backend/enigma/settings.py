@@ -1,0 +1,127 @@
+"""Settings, read once from `ENIGMA_*` environment variables by the outer layers.
+
+With no Jira / GitHub / Confluence URL and token set, Enigma uses its sandbox. Tokens are
+`SecretStr`: they print as `**********` and are only unwrapped where a client is built.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["ApiUser", "ServiceEndpoints", "Settings", "default_data_dir"]
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def default_data_dir() -> Path:
+    """`data/run` in the checkout: git-ignored, outside every watched source folder."""
+    return REPO_ROOT / "data" / "run"
+
+
+class ApiUser(BaseModel):
+    """Who an API token belongs to and what they may do."""
+
+    user: str
+    roles: list[str] = Field(default_factory=lambda: ["viewer"])
+
+
+class ServiceEndpoints(BaseModel):
+    """Where the three services answer and the credentials for them (secrets stay SecretStr)."""
+
+    jira_url: str
+    jira_user: str | None = None
+    jira_token: SecretStr
+    github_url: str
+    github_owner: str
+    github_token: SecretStr
+    confluence_url: str
+    confluence_user: str | None = None
+    confluence_token: SecretStr
+
+
+class Settings(BaseSettings):
+    """Everything configurable, from `ENIGMA_*` variables."""
+
+    model_config = SettingsConfigDict(env_prefix="ENIGMA_", extra="ignore")
+
+    data_dir: Path = Field(default_factory=default_data_dir)
+
+    jira_url: str | None = None
+    jira_user: str | None = None
+    jira_token: SecretStr | None = None
+    jira_project: str = "ENG"
+
+    github_url: str = "https://api.github.com"
+    github_owner: str | None = None
+    github_token: SecretStr | None = None
+
+    confluence_url: str | None = None
+    confluence_user: str | None = None
+    confluence_token: SecretStr | None = None
+    confluence_space: str = "REL"
+    confluence_parent_title: str | None = "Release Notes"
+
+    repositories: list[str] = Field(default_factory=list)
+
+    sandbox_host: str = "127.0.0.1"
+    sandbox_port: int = 0
+    sandbox_token: SecretStr | None = None
+    sandbox_check_delay_seconds: float = 2.0
+
+    http_timeout_seconds: float = 15.0
+    http_max_tries: int = 3
+    http_backoff_seconds: float = 0.5
+    check_timeout_seconds: float = 600.0
+    check_poll_seconds: float = 1.0
+
+    api_tokens: dict[str, ApiUser] = Field(default_factory=dict)
+    api_tokens_file: Path | None = None
+    four_eyes: bool = False
+    max_concurrent_runs: int = 50
+    step_timeout_seconds: float = 1800.0
+    run_deadline_seconds: float = 86_400.0
+    retention_days: float = 90.0
+    database_url: SecretStr | None = None
+
+    @field_validator("repositories", mode="before")
+    @classmethod
+    def _split_repositories(cls, value: Any) -> Any:
+        if isinstance(value, str) and not value.lstrip().startswith("["):
+            return [v.strip() for v in value.split(",") if v.strip()]
+        return value
+
+    @property
+    def use_sandbox(self) -> bool:
+        """True unless every service has a URL and a token."""
+        return self.endpoints() is None
+
+    def endpoints(self) -> ServiceEndpoints | None:
+        """The real services, when all of them are configured."""
+        if not (self.jira_url and self.jira_token and self.github_token and self.github_owner):
+            return None
+        if not (self.confluence_url and self.confluence_token):
+            return None
+        return ServiceEndpoints(
+            jira_url=self.jira_url,
+            jira_user=self.jira_user,
+            jira_token=self.jira_token,
+            github_url=self.github_url,
+            github_owner=self.github_owner,
+            github_token=self.github_token,
+            confluence_url=self.confluence_url,
+            confluence_user=self.confluence_user,
+            confluence_token=self.confluence_token,
+        )
+
+    def load_api_tokens(self) -> dict[str, ApiUser]:
+        """Tokens from `ENIGMA_API_TOKENS` merged with those in `ENIGMA_API_TOKENS_FILE`."""
+        tokens = dict(self.api_tokens)
+        if self.api_tokens_file is not None and self.api_tokens_file.exists():
+            raw = json.loads(self.api_tokens_file.read_text())
+            tokens.update({k: ApiUser.model_validate(v) for k, v in raw.items()})
+        return tokens

@@ -1,0 +1,233 @@
+"""The workflow's state: plain JSON-able data with reducers for what accumulates.
+
+`WorkflowState` is the parent graph's state; `RepoState` is the per-repository subgraph's.
+Both use `typing_extensions.TypedDict` (on Python 3.11 LangGraph Studio shows no input schema
+for `typing.TypedDict`). Per-repository results live in dicts keyed by repository name and are
+combined with `merge_by_key`, so the parallel subgraphs each write only their own key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import operator
+import re
+from typing import Annotated, Any, Literal
+
+from langchain_core.messages import AnyMessage
+from langgraph.graph.message import add_messages
+from typing_extensions import NotRequired, TypedDict
+
+from enigma.integrations.base import CheckRun, PullRequestRecord, Ticket
+
+__all__ = [
+    "RELEASE_TYPES",
+    "ApprovalRecord",
+    "BranchPlan",
+    "ErrorRecord",
+    "MergeRecord",
+    "Plan",
+    "Policy",
+    "ReleaseInput",
+    "ReleaseType",
+    "RepoPlan",
+    "RepoState",
+    "SkipRecord",
+    "WorkflowState",
+    "merge_by_key",
+    "normalize_version",
+    "plan_hash",
+]
+
+ReleaseType = Literal["major", "minor", "patch", "hotfix", "release"]
+RELEASE_TYPES: tuple[str, ...] = ("major", "minor", "patch", "hotfix", "release")
+_VERSION = re.compile(r"^v?(0|[1-9]\d{0,5})\.(0|[1-9]\d{0,5})\.(0|[1-9]\d{0,5})$")
+
+
+def normalize_version(value: str) -> str:
+    """`2.4.0` or `v2.4.0` → `2.4.0`; anything else raises ValueError saying what is wrong."""
+    if not isinstance(value, str) or not _VERSION.match(value.strip()):
+        raise ValueError(
+            f"fix version {value!r} is not a version like 2.4.0 or v2.4.0 "
+            "(three numbers separated by dots, optional leading v)"
+        )
+    return value.strip().removeprefix("v")
+
+
+def merge_by_key(left: dict[str, Any] | None, right: dict[str, Any] | None) -> dict[str, Any]:
+    """Reducer: later writes replace earlier ones per key (one key per repository)."""
+    return {**(left or {}), **(right or {})}
+
+
+class Policy(TypedDict):
+    """What happens without a human: auto-approval, and how to answer conflicts and errors."""
+
+    auto_approve: bool
+    on_conflict: Literal["ask", "skip", "abort"]
+    on_check_failure: Literal["ask", "skip", "abort"]
+    on_error: Literal["ask", "abort"]
+    auto_retries: int
+
+
+class BranchPlan(TypedDict):
+    """One branch the release would merge, with its predicted outcome."""
+
+    branch: str
+    ticket: str | None
+    sha: str
+    predicted: Literal["clean", "conflict", "already"]
+    files: list[str]
+    conflicts_with: list[str]
+
+
+class RepoPlan(TypedDict):
+    """What the release would do in one repository."""
+
+    repo: str
+    release_branch: str
+    base_ref: str
+    base_sha: str
+    target_branch: str
+    branches: list[BranchPlan]
+    branches_without_ticket: list[str]
+
+
+class Plan(TypedDict):
+    """The dry run the release manager approves."""
+
+    fix_version: str
+    release_type: str
+    repositories: list[RepoPlan]
+    tickets: list[str]
+    tickets_without_branch: list[str]
+    branches_without_ticket: list[str]
+    predicted_conflicts: list[dict[str, Any]]
+    excluded: dict[str, list[str]]
+    hash: str
+
+
+class ApprovalRecord(TypedDict):
+    """A human (or policy) decision, tied to the plan it answered."""
+
+    kind: str
+    action: str
+    actor: str
+    at: str
+    comment: str
+    plan_hash: str | None
+
+
+class MergeRecord(TypedDict):
+    """What happened to one branch in one repository."""
+
+    branch: str
+    ticket: str | None
+    outcome: Literal["merged", "already", "conflict", "skipped"]
+    sha: str | None
+    files: list[str]
+
+
+class SkipRecord(TypedDict):
+    """Something the release left out, and why."""
+
+    repo: str
+    branch: str | None
+    reason: str
+
+
+class ErrorRecord(TypedDict):
+    """The failure waiting for a decision."""
+
+    step: str
+    repo: str | None
+    kind: str
+    message: str
+    transient: bool
+    attempt: int
+    choices: list[str]
+
+
+class ReleaseInput(TypedDict):
+    """What starting a release takes (the graph's input schema)."""
+
+    fix_version: str
+    repositories: list[str]
+    release_type: ReleaseType
+    sprint_name: NotRequired[str | None]
+    dry_run: NotRequired[bool]
+    workflow_id: NotRequired[str]
+    policy: NotRequired[Policy]
+    started_by: NotRequired[str]
+
+
+class WorkflowState(TypedDict, total=False):
+    """The release run's whole state (the parent graph)."""
+
+    messages: Annotated[list[AnyMessage], add_messages]
+    workflow_id: str
+    started_by: str
+    repositories: list[str]
+    fix_version: str
+    sprint_name: str | None
+    release_type: ReleaseType
+    dry_run: bool
+    policy: Policy
+    current_step: str
+    workflow_complete: bool
+    outcome: Literal["succeeded", "cancelled", "failed", "planned"]
+    outcome_reason: str
+    jira_tickets: list[Ticket]
+    feature_branches: dict[str, list[str]]
+    plan: Plan
+    excluded: dict[str, list[str]]
+    release_branches: Annotated[dict[str, dict[str, Any]], merge_by_key]
+    merge_status: Annotated[dict[str, dict[str, MergeRecord]], merge_by_key]
+    pull_requests: Annotated[dict[str, PullRequestRecord], merge_by_key]
+    checks: Annotated[dict[str, list[CheckRun]], merge_by_key]
+    repo_outcomes: Annotated[dict[str, str], merge_by_key]
+    skipped: Annotated[list[SkipRecord], operator.add]
+    release_notes: dict[str, Any]
+    finalized: dict[str, Any]
+    approvals: Annotated[list[ApprovalRecord], operator.add]
+    approval_required: str | None
+    error: ErrorRecord | None
+    error_step: str | None
+    error_decision: str | None
+    retry_count: int
+    can_continue: bool
+    steps_completed: Annotated[list[str], operator.add]
+    steps_failed: Annotated[list[str], operator.add]
+
+
+class RepoState(TypedDict, total=False):
+    """One repository's leg of the release (the `release_repository` subgraph)."""
+
+    messages: Annotated[list[AnyMessage], add_messages]
+    workflow_id: str
+    repo: str
+    fix_version: str
+    release_type: ReleaseType
+    policy: Policy
+    repo_plan: RepoPlan
+    tickets: list[Ticket]
+    release_branches: Annotated[dict[str, dict[str, Any]], merge_by_key]
+    merge_status: Annotated[dict[str, dict[str, MergeRecord]], merge_by_key]
+    pull_requests: Annotated[dict[str, PullRequestRecord], merge_by_key]
+    checks: Annotated[dict[str, list[CheckRun]], merge_by_key]
+    repo_outcomes: Annotated[dict[str, str], merge_by_key]
+    skipped: Annotated[list[SkipRecord], operator.add]
+    approvals: Annotated[list[ApprovalRecord], operator.add]
+    pending_conflict: MergeRecord | None
+    conflict_decision: str | None
+    error: ErrorRecord | None
+    error_step: str | None
+    error_decision: str | None
+    retry_count: int
+    steps_completed: Annotated[list[str], operator.add]
+    steps_failed: Annotated[list[str], operator.add]
+
+
+def plan_hash(plan: dict[str, Any]) -> str:
+    """Stable hash of a plan (without its own hash field), recorded with each approval."""
+    body = {k: v for k, v in plan.items() if k != "hash"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]

@@ -1,0 +1,43 @@
+"""Fixtures shared by every suite: real sandbox peers on free loopback ports."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from enigma.sandbox.core import PeerSpec
+from enigma.sandbox.server import SandboxServer
+
+SandboxFactory = Callable[..., SandboxServer]
+
+
+@pytest.fixture
+def sandbox_factory(tmp_path: Path) -> Iterator[SandboxFactory]:
+    """Start sandboxes (all peers, or only `specs`) in tmp_path; stopped at teardown."""
+    started: list[SandboxServer] = []
+
+    def start(
+        specs: list[PeerSpec] | None = None,
+        settings: dict[str, Any] | None = None,
+        name: str = "sandbox",
+        fault_seed: int | None = 1234,
+    ) -> SandboxServer:
+        merged = {"check_delay_seconds": 0.3} | dict(settings or {})
+        server = SandboxServer(
+            tmp_path / name, specs=specs, settings=merged, fault_seed=fault_seed
+        ).start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
+def sandbox(sandbox_factory: SandboxFactory) -> SandboxServer:
+    """All three peers, seeded, on a free port."""
+    return sandbox_factory()
