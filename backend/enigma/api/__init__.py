@@ -1,0 +1,1 @@
+"""The HTTP service: REST API, SSE streams and the web page."""

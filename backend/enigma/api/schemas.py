@@ -1,0 +1,95 @@
+"""Request and response bodies of the API (OpenAPI documents them all)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from enigma.runs.models import EventRecord, RunRecord
+
+__all__ = [
+    "AmendIn",
+    "DecisionIn",
+    "ErrorOut",
+    "Exclusions",
+    "RerunIn",
+    "RunDetail",
+    "RunList",
+    "StepStatus",
+]
+
+
+class ErrorOut(BaseModel):
+    """Every error answer: what is wrong and, where it helps, what to do."""
+
+    detail: str
+    errors: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class DecisionIn(BaseModel):
+    """Body of approve / reject / retry / skip: who decides is the token's user."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    comment: str = Field("", max_length=2000)
+    interrupt_id: str | None = Field(None, max_length=64, description="which pending decision, when several")
+
+
+class Exclusions(BaseModel):
+    """What an amendment drops from the plan."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    tickets: list[str] = Field(default_factory=list, max_length=500)
+    branches: list[str] = Field(default_factory=list, max_length=500, description="repo:branch")
+    repositories: list[str] = Field(default_factory=list, max_length=50)
+
+
+class AmendIn(DecisionIn):
+    """Body of amend: drop tickets, branches or repositories, then re-plan."""
+
+    exclude: Exclusions
+
+
+class RerunIn(BaseModel):
+    """Body of rerun: the checkpoint to start again from, and why."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    checkpoint_id: str = Field(..., max_length=64)
+    reason: str = Field(..., min_length=1, max_length=2000)
+
+
+class StepStatus(BaseModel):
+    """One step (per repository for the repository leg) as the event log tells it."""
+
+    step: str
+    repo: str | None = None
+    status: str
+    attempts: int
+    duration_ms: float | None = None
+    summary: str | None = None
+    error: str | None = None
+
+
+class RunDetail(RunRecord):
+    """A run with its state summary and steps."""
+
+    state: dict[str, Any] = Field(default_factory=dict)
+    steps: list[StepStatus] = Field(default_factory=list)
+
+
+class RunList(BaseModel):
+    """A page of runs."""
+
+    runs: list[RunRecord]
+    total: int
+    limit: int
+    offset: int
+
+
+class EventList(BaseModel):
+    """Events of the log (JSON rather than a stream)."""
+
+    events: list[EventRecord]

@@ -1,0 +1,182 @@
+"""Follow a run in the terminal: live progress, prompts at decisions, a summary at the end."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import signal
+import sqlite3
+import sys
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.prompt import Prompt
+from rich.table import Table
+
+from enigma.bootstrap import Runtime
+from enigma.runs.manager import build_snapshot_summary
+from enigma.runs.models import EventRecord, PendingDecision, RunRecord
+
+__all__ = ["earliest_unreleased", "follow", "read_summary"]
+
+_DONE = {"succeeded", "failed", "cancelled", "paused"}
+
+
+def earliest_unreleased(rt: Runtime) -> str:
+    """The lowest unreleased fix version of the project."""
+    versions = rt.clients.tracker.list_versions(rt.manager.context.project)
+
+    def key(name: str) -> tuple[int, ...]:
+        return tuple(int(p) if p.isdigit() else 0 for p in name.removeprefix("v").split("."))
+
+    open_versions = sorted((v["name"] for v in versions if not v["released"]), key=key)
+    if not open_versions:
+        raise SystemExit("no unreleased fix version in Jira; pass --fix-version")
+    return open_versions[0]
+
+
+def read_summary(data_dir: Path, run_id: str) -> dict[str, Any]:
+    """The run's last checkpointed state, read with a plain SQLite saver (no clients needed)."""
+    from langgraph.checkpoint.sqlite import SqliteSaver
+
+    from enigma.graph import build_graph
+
+    path = data_dir / "checkpoints.sqlite3"
+    if not path.exists():
+        return {}
+    conn = sqlite3.connect(path, check_same_thread=False)
+    try:
+        snapshot = build_graph(SqliteSaver(conn)).get_state({"configurable": {"thread_id": run_id}})
+        return build_snapshot_summary(dict(snapshot.values))
+    finally:
+        conn.close()
+
+
+def _line(event: EventRecord) -> str | None:
+    where = f" [cyan]{event.repo}[/]" if event.repo else ""
+    data = event.data
+    if event.type == "step.started":
+        attempt = f" (attempt {data['attempt']})" if data.get("attempt", 1) > 1 else ""
+        return f"[dim]…[/] {event.step}{where}{attempt}"
+    if event.type == "step.finished":
+        return f"[green]✓[/] {event.step}{where} [dim]{data.get('duration_ms', 0):.0f} ms[/] {data.get('summary', '')}"
+    if event.type == "step.failed":
+        return f"[red]✗[/] {event.step}{where}: {data.get('error', '')}"
+    if event.type == "decision.made":
+        return f"[magenta]→[/] {event.actor} chose {data.get('action')} ({data.get('kind')})"
+    if event.type == "run.status":
+        return f"[bold]run {data.get('to')}[/] [dim]{data.get('reason', '')}[/]"
+    return None
+
+
+async def _ask(pending: PendingDecision, console: Console) -> dict[str, Any] | None:
+    payload = pending.payload
+    if pending.kind == "plan_approval":
+        _print_plan(payload.get("plan", {}), console)
+    elif pending.kind == "conflict":
+        console.print(f"[yellow]Merge conflict[/] in {payload.get('repo')}: {payload.get('branch')} ({', '.join(payload.get('files', []))})")
+    elif pending.kind == "error":
+        err = payload.get("error", {})
+        console.print(f"[red]Step {err.get('step')} failed[/] {err.get('repo') or ''}: {err.get('message')}")
+    elif pending.kind == "release_approval":
+        for repo, pr in payload.get("pull_requests", {}).items():
+            console.print(f"  {repo}: PR #{pr['number']} {pr['html_url']}")
+        console.print(f"  notes: {payload.get('release_notes', {}).get('url', '-')}")
+    if not sys.stdin.isatty():
+        console.print("[yellow]waiting for a decision[/]; no terminal to ask in. Answer it with `enigma resume RUN` in a terminal or through the API.")
+        return None
+    action = await asyncio.to_thread(Prompt.ask, f"{pending.kind}", choices=pending.choices, console=console)
+    comment = await asyncio.to_thread(Prompt.ask, "comment", default="", console=console)
+    exclude: dict[str, list[str]] = {}
+    if action == "amend":
+        for kind in ("tickets", "branches", "repositories"):
+            raw = await asyncio.to_thread(Prompt.ask, f"exclude {kind} (comma-separated{', repo:branch' if kind == 'branches' else ''})", default="", console=console)
+            exclude[kind] = [x.strip() for x in raw.split(",") if x.strip()]
+    return {"action": action, "comment": comment, "exclude": exclude}
+
+
+def _print_plan(plan: dict[str, Any], console: Console) -> None:
+    table = Table("repository", "release branch", "from", "branch", "ticket", "prediction", title=f"Plan {plan.get('hash', '')}")
+    for repo in plan.get("repositories", []):
+        for b in repo["branches"] or [{"branch": "-", "ticket": "", "predicted": ""}]:
+            style = "red" if b["predicted"] == "conflict" else ""
+            table.add_row(repo["repo"], repo["release_branch"], repo["base_ref"], b["branch"], b["ticket"] or "", f"[{style}]{b['predicted']}[/]" if style else b["predicted"])
+    console.print(table)
+    if plan.get("tickets_without_branch"):
+        console.print("tickets without branch: " + ", ".join(plan["tickets_without_branch"]))
+    if plan.get("branches_without_ticket"):
+        console.print("branches without ticket: " + ", ".join(plan["branches_without_ticket"]))
+
+
+async def follow(rt: Runtime, run_id: str, *, as_json: bool, console: Console) -> int:
+    """Show progress until the run ends, pauses or needs an answer nobody can give here."""
+    manager = rt.manager
+    loop = asyncio.get_running_loop()
+    interrupted = asyncio.Event()
+    with contextlib.suppress(NotImplementedError):
+        loop.add_signal_handler(signal.SIGINT, interrupted.set)
+    seen = 0
+    async with manager.subscribe() as queue:
+        for event in manager.store.events(run_id):
+            seen = event.id
+            if not as_json and (text := _line(event)):
+                console.print(text)
+        while True:
+            if interrupted.is_set():
+                interrupted.clear()
+                console.print("[yellow]Ctrl-C: pausing at the next step boundary…[/]")
+                with contextlib.suppress(Exception):
+                    await manager.pause(run_id, actor="cli")
+            run = manager.get(run_id)
+            if run.status == "waiting_for_approval" and not manager.is_executing(run_id):
+                answered = False
+                for pending in run.pending:
+                    answer = await _ask(pending, console)
+                    if answer is None:
+                        return await _finish(rt, run, as_json, console, code=3)
+                    await manager.decide(run_id, answer["action"], actor="cli", comment=answer["comment"], exclude=answer["exclude"], interrupt_id=pending.interrupt_id)
+                    answered = True
+                    break
+                if answered:
+                    continue
+            if run.status in _DONE and not manager.is_executing(run_id):
+                return await _finish(rt, run, as_json, console)
+            with contextlib.suppress(asyncio.TimeoutError):
+                event = await asyncio.wait_for(queue.get(), timeout=0.5)
+                if event is not None and event.run_id == run_id and event.id > seen:
+                    seen = event.id
+                    if not as_json and (text := _line(event)):
+                        console.print(text)
+
+
+async def _finish(rt: Runtime, run: RunRecord, as_json: bool, console: Console, code: int | None = None) -> int:
+    snapshot = await rt.manager.graph.aget_state({"configurable": {"thread_id": run.id}})
+    values = dict(snapshot.values)
+    prs = {repo: pr["html_url"] for repo, pr in (values.get("pull_requests") or {}).items()}
+    summary = {
+        "run_id": run.id,
+        "status": run.status,
+        "outcome": values.get("outcome"),
+        "reason": values.get("outcome_reason"),
+        "pull_requests": prs,
+        "skipped": values.get("skipped", []),
+        "notes_url": (values.get("release_notes") or {}).get("url"),
+        "tickets_done": (values.get("finalized") or {}).get("tickets", []),
+    }
+    if as_json:
+        print(json.dumps(summary), flush=True)
+    else:
+        console.print(f"\n[bold]Run {run.id}: {run.status}[/] {summary['reason'] or ''}")
+        for repo, url in prs.items():
+            console.print(f"  PR {repo}: {url}")
+        if summary["notes_url"]:
+            console.print(f"  notes: {summary['notes_url']}")
+        for skip in summary["skipped"]:
+            console.print(f"  [yellow]skipped[/] {skip['repo']} {skip.get('branch') or ''}: {skip['reason']}")
+        if run.status == "paused":
+            console.print(f"  continue with: enigma resume {run.id}")
+    if code is not None:
+        return code
+    return 0 if run.status == "succeeded" else 1

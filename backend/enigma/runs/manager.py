@@ -1,0 +1,576 @@
+"""The run manager: starts, steers and recovers release runs; writes the event log.
+
+One run is one LangGraph thread (`thread_id = run_id`), executed with `durability="sync"` so
+every finished step is on disk before the next starts. The manager turns the graph's `tasks`
+stream into events (step started / finished / failed, with attempt and duration), keeps each
+run's row in the store in step with the checkpoint, and answers the commands of the API and
+the CLI:
+
+- pause: cooperative; `RunControl.request_drain` stops the graph at the next step boundary;
+- cancel: at once; the asyncio task is cancelled and in-flight work abandoned (every node is
+  check-then-act, so work abandoned half way is finished, not repeated, by a later re-run);
+- decisions: resume the pending interrupt by id with `Command(resume={id: value})`;
+- recovery: at start-up every queued or running run continues from its last checkpoint.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from langgraph.errors import GraphDrained
+from langgraph.graph.state import CompiledStateGraph
+from langgraph.runtime import RunControl
+from langgraph.types import Command
+
+from enigma.context import Context
+from enigma.runs.metrics import Metrics
+from enigma.runs.models import (
+    ACTIVE,
+    EventRecord,
+    PendingDecision,
+    RunRecord,
+    RunRequest,
+)
+from enigma.runs.store import IllegalTransition, RunStore
+
+__all__ = ["ACTION_KINDS", "DecisionError", "RunManager", "UnknownRun"]
+
+log = logging.getLogger("enigma.runs")
+
+# Which pending decision each API action answers, and the value the graph receives.
+ACTION_KINDS: dict[str, dict[str, str]] = {
+    "approve": {"plan_approval": "approve", "release_approval": "approve"},
+    "reject": {
+        "plan_approval": "reject", "release_approval": "reject", "conflict": "abort",
+        "error": "abort",
+    },
+    "amend": {"plan_approval": "amend"},
+    "retry": {"error": "retry"},
+    "skip": {"error": "skip", "conflict": "skip"},
+    "abort": {"error": "abort", "conflict": "abort"},
+}
+_OUTCOME_STATUS = {
+    "succeeded": "succeeded", "planned": "succeeded", "cancelled": "cancelled", "failed": "failed",
+}
+
+
+class UnknownRun(KeyError):
+    """No run has that id."""
+
+
+class DecisionError(Exception):
+    """A decision the run cannot take now (`status` says which HTTP answer fits)."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+class RunManager:
+    """Drives runs of the release graph; one per process."""
+
+    def __init__(
+        self,
+        graph: CompiledStateGraph[Any, Any, Any, Any],
+        store: RunStore,
+        context: Context,
+        *,
+        max_concurrent: int = 50,
+        step_timeout: float = 1800.0,
+        run_deadline: float = 86_400.0,
+        four_eyes: bool = False,
+        repositories: list[str] | None = None,
+        checkpointer: Any = None,
+    ):
+        self.graph = graph
+        self.store = store
+        self.context = context
+        self.checkpointer = checkpointer
+        self.metrics = Metrics()
+        self.four_eyes = four_eyes
+        self.repositories = repositories
+        self.step_timeout = step_timeout
+        self.run_deadline = run_deadline
+        self._slots = asyncio.Semaphore(max_concurrent)
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._controls: dict[str, RunControl] = {}
+        self._intent: dict[str, str] = {}
+        self._steps: dict[str, dict[str, tuple[str, float]]] = {}
+        self._subscribers: set[asyncio.Queue[EventRecord | None]] = set()
+        self._waiting = 0
+        self._watchdog: asyncio.Task[None] | None = None
+        self.closing = False
+
+    # ---- events ----
+
+    def emit(
+        self,
+        run_id: str,
+        type: str,
+        data: dict[str, Any] | None = None,
+        *,
+        step: str | None = None,
+        repo: str | None = None,
+        actor: str | None = None,
+    ) -> EventRecord:
+        """Append an event and hand it to every live subscriber."""
+        event = self.store.append_event(run_id, type, data, step=step, repo=repo, actor=actor)
+        self.metrics.events.labels(type).inc()
+        for queue in list(self._subscribers):
+            try:
+                queue.put_nowait(event)
+            except asyncio.QueueFull:  # a slow reader re-reads the log from its last id
+                self._subscribers.discard(queue)
+                with contextlib.suppress(asyncio.QueueFull):
+                    queue.put_nowait(None)
+        return event
+
+    @contextlib.asynccontextmanager
+    async def subscribe(self, maxsize: int = 10_000) -> AsyncIterator[asyncio.Queue[EventRecord | None]]:
+        """Live events from now on; `None` in the queue means "you fell behind, re-read"."""
+        queue: asyncio.Queue[EventRecord | None] = asyncio.Queue(maxsize)
+        self._subscribers.add(queue)
+        try:
+            yield queue
+        finally:
+            self._subscribers.discard(queue)
+
+    # ---- commands ----
+
+    def is_executing(self, run_id: str) -> bool:
+        """Whether this process is executing (or about to execute) the run now."""
+        task = self._tasks.get(run_id)
+        return task is not None and not task.done()
+
+    def get(self, run_id: str) -> RunRecord:
+        """The run, or UnknownRun."""
+        run = self.store.get(run_id)
+        if run is None:
+            raise UnknownRun(run_id)
+        return run
+
+    async def start(
+        self, request: RunRequest, actor: str, idempotency_key: str | None = None
+    ) -> tuple[RunRecord, bool]:
+        """Create a run and queue it; the same idempotency key returns the same run."""
+        if self.repositories is not None:
+            unknown = [r for r in request.repositories if r not in self.repositories]
+            if unknown:
+                raise DecisionError(
+                    422,
+                    f"repositories: unknown repository {', '.join(unknown)}; "
+                    f"configured: {', '.join(self.repositories)}",
+                )
+        now = time.time()
+        run = RunRecord(
+            id=f"run-{uuid.uuid4().hex[:12]}",
+            status="queued",
+            fix_version=request.fix_version,
+            release_type=request.release_type,
+            repositories=request.repositories,
+            sprint_name=request.sprint_name,
+            dry_run=request.dry_run,
+            actor=actor,
+            created_at=now,
+            updated_at=now,
+            request=request.model_dump(),
+        )
+        run, created = self.store.create(run, idempotency_key)
+        if created:
+            self.emit(run.id, "run.created", {"request": run.request}, actor=actor)
+            self._schedule(run.id)
+        return run, created
+
+    async def pause(self, run_id: str, actor: str) -> RunRecord:
+        """Stop at the next step boundary (a queued run simply does not start)."""
+        run = self.get(run_id)
+        if run.status == "queued":
+            return self._set_status(run_id, "paused", actor=actor, reason="paused before start")
+        if run.status != "running":
+            raise DecisionError(409, f"run {run_id} is {run.status}; only a running or queued run can be paused")
+        self._intent[run_id] = "pause"
+        control = self._controls.get(run_id)
+        if control is not None:
+            control.request_drain("pause")
+        self.emit(run_id, "run.pause_requested", actor=actor)
+        return run
+
+    async def resume(self, run_id: str, actor: str) -> RunRecord:
+        """Continue a paused (or failed) run from its last checkpoint."""
+        run = self.get(run_id)
+        if run.status not in ("paused", "failed"):
+            raise DecisionError(409, f"run {run_id} is {run.status}; only a paused or failed run can be resumed")
+        run = self._set_status(run_id, "queued", actor=actor, reason="resumed", error=None)
+        self._schedule(run_id)
+        return run
+
+    async def cancel(self, run_id: str, actor: str) -> RunRecord:
+        """Stop the run now and for good."""
+        run = self.get(run_id)
+        if run.status in ("succeeded", "cancelled"):
+            raise DecisionError(409, f"run {run_id} is {run.status}; it cannot be cancelled")
+        task = self._tasks.get(run_id)
+        if task is not None and not task.done():
+            self._intent[run_id] = "cancel"
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        run = self.get(run_id)
+        if run.status != "cancelled":
+            run = self._set_status(
+                run_id, "cancelled", actor=actor, reason="cancelled", finished_at=time.time(),
+                pending=[],
+            )
+        return run
+
+    async def decide(
+        self,
+        run_id: str,
+        action: str,
+        actor: str,
+        comment: str = "",
+        exclude: dict[str, list[str]] | None = None,
+        interrupt_id: str | None = None,
+    ) -> RunRecord:
+        """Answer a pending decision (approve, reject, amend, retry, skip, abort)."""
+        run = self.get(run_id)
+        if run.status != "waiting_for_approval" or not run.pending:
+            raise DecisionError(409, f"run {run_id} is {run.status}; there is no decision waiting for {action}")
+        accepted = ACTION_KINDS.get(action)
+        if accepted is None:
+            raise DecisionError(422, f"action {action!r} is not one of {sorted(ACTION_KINDS)}")
+        pending = self._pick(run, action, accepted, interrupt_id)
+        value = accepted[pending.kind]
+        if value not in pending.choices:
+            raise DecisionError(409, f"the pending {pending.kind} decision accepts {pending.choices}, not {value}")
+        if self.four_eyes and pending.kind.endswith("approval") and action == "approve" and actor == run.actor:
+            raise DecisionError(403, f"four-eyes rule: {actor} started run {run_id} and may not approve it")
+        answer = {"action": value, "actor": actor, "comment": comment, "exclude": exclude or {}}
+        self.emit(
+            run_id, "decision.made",
+            {"kind": pending.kind, "action": value, "comment": comment, "interrupt_id": pending.interrupt_id,
+             "exclude": exclude or {}},
+            actor=actor,
+        )
+        rest = [p for p in run.pending if p.interrupt_id != pending.interrupt_id]
+        run = self._set_status(run_id, "queued", actor=actor, reason=f"{pending.kind}: {value}", pending=rest)
+        self._schedule(run_id, Command(resume={pending.interrupt_id: answer}))
+        return run
+
+    def _pick(
+        self, run: RunRecord, action: str, accepted: dict[str, str], interrupt_id: str | None
+    ) -> PendingDecision:
+        for pending in run.pending:
+            if interrupt_id is not None and pending.interrupt_id != interrupt_id:
+                continue
+            if pending.kind in accepted:
+                return pending
+        kinds = ", ".join(p.kind for p in run.pending)
+        raise DecisionError(409, f"run {run.id} waits for {kinds}; {action} does not answer it")
+
+    async def history(self, run_id: str) -> list[dict[str, Any]]:
+        """The run's checkpoints, newest first."""
+        self.get(run_id)
+        config = {"configurable": {"thread_id": run_id}}
+        out = []
+        async for snap in self.graph.aget_state_history(config):
+            out.append(
+                {
+                    "checkpoint_id": snap.config["configurable"]["checkpoint_id"],
+                    "step": snap.metadata.get("step") if snap.metadata else None,
+                    "source": snap.metadata.get("source") if snap.metadata else None,
+                    "created_at": snap.created_at,
+                    "next": list(snap.next),
+                    "current_step": snap.values.get("current_step"),
+                }
+            )
+        return out
+
+    async def rerun(self, run_id: str, checkpoint_id: str, reason: str, actor: str) -> RunRecord:
+        """Run again from a chosen checkpoint (a fork of the thread), with a reason."""
+        run = self.get(run_id)
+        if run.status in ACTIVE:
+            raise DecisionError(409, f"run {run_id} is {run.status}; pause or cancel it first")
+        ids = {h["checkpoint_id"] for h in await self.history(run_id)}
+        if checkpoint_id not in ids:
+            raise DecisionError(404, f"run {run_id} has no checkpoint {checkpoint_id}")
+        self.emit(run_id, "run.rerun", {"checkpoint_id": checkpoint_id, "reason": reason}, actor=actor)
+        run = self._set_status(run_id, "queued", actor=actor, reason=f"re-run: {reason}", pending=[],
+                               error=None, finished_at=None, outcome=None)
+        self._schedule(run_id, None, checkpoint_id=checkpoint_id)
+        return run
+
+    # ---- lifecycle ----
+
+    async def adopt(self, run_id: str) -> None:
+        """Take over a queued or running run that no task of this process executes (after a crash)."""
+        run = self.get(run_id)
+        if run.status not in ACTIVE:
+            raise DecisionError(409, f"run {run_id} is {run.status}; nothing to adopt")
+        if run_id not in self._tasks:
+            self.emit(run_id, "run.recovered", {"status": run.status})
+            self._schedule(run_id)
+
+    async def recover(self) -> list[str]:
+        """Continue every run that was queued or running when the last process stopped."""
+        runs = self.store.with_status({"queued", "running"})
+        for run in runs:
+            self.emit(run.id, "run.recovered", {"status": run.status})
+            self._schedule(run.id)
+        return [r.id for r in runs]
+
+    def start_watchdog(self) -> None:
+        """Enforce per-step timeouts and per-run deadlines."""
+        if self._watchdog is None:
+            self._watchdog = asyncio.get_running_loop().create_task(self._watch())
+
+    async def _watch(self) -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            now = time.monotonic()
+            for run_id, steps in list(self._steps.items()):
+                late = [(n, t) for n, t in steps.values() if now - t > self.step_timeout]
+                if late and run_id in self._tasks:
+                    self._intent[run_id] = f"timeout: step {late[0][0]} ran over {self.step_timeout:.0f}s"
+                    self._tasks[run_id].cancel()
+            for run in self.store.with_status({"running", "queued"}):
+                if time.time() - run.created_at > self.run_deadline and run.id in self._tasks:
+                    self._intent[run.id] = f"timeout: run deadline of {self.run_deadline:.0f}s passed"
+                    self._tasks[run.id].cancel()
+
+    async def shutdown(self, timeout: float = 10.0) -> None:
+        """Drain running runs at their next step boundary; leave them queued for the next start."""
+        self.closing = True
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+        for run_id, control in list(self._controls.items()):
+            self._intent.setdefault(run_id, "shutdown")
+            control.request_drain("shutdown")
+        tasks = [t for t in self._tasks.values() if not t.done()]
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=timeout)
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending, timeout=2)
+        for queue in list(self._subscribers):
+            with contextlib.suppress(asyncio.QueueFull):
+                queue.put_nowait(None)
+
+    async def purge(self, older_than_seconds: float) -> list[str]:
+        """Delete finished runs older than the retention, with checkpoints and events."""
+        doomed = self.store.finished_before(time.time() - older_than_seconds)
+        for run_id in doomed:
+            if self.checkpointer is not None:
+                await self.checkpointer.adelete_thread(run_id)
+            self.store.delete(run_id)
+        return doomed
+
+    async def wait_for(self, run_id: str, statuses: set[str], timeout: float = 60.0) -> RunRecord:
+        """Wait until the run reaches one of `statuses` (CLI and tests)."""
+        deadline = time.monotonic() + timeout
+        async with self.subscribe() as queue:
+            while True:
+                run = self.get(run_id)
+                if run.status in statuses:
+                    return run
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError(f"run {run_id} is {run.status}, not {sorted(statuses)}")
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(queue.get(), timeout=min(remaining, 0.5))
+
+    # ---- execution ----
+
+    def _set_status(self, run_id: str, status: str, actor: str | None = None, reason: str = "", **fields: Any) -> RunRecord:
+        before = self.get(run_id).status
+        run = self.store.set_status(run_id, status, **fields)
+        if before != status:
+            self.emit(run_id, "run.status", {"from": before, "to": status, "reason": reason}, actor=actor)
+            self.metrics.runs.labels(before).dec()
+            self.metrics.runs.labels(status).inc()
+        return run
+
+    def _schedule(self, run_id: str, command: Command[Any] | None = None, checkpoint_id: str | None = None) -> None:
+        previous = self._tasks.get(run_id)
+        if previous is not None and not previous.done():
+            raise DecisionError(409, f"run {run_id} is already executing")
+        task = asyncio.get_running_loop().create_task(self._drive(run_id, command, checkpoint_id))
+        self._tasks[run_id] = task
+        task.add_done_callback(lambda _t: self._tasks.pop(run_id, None) if self._tasks.get(run_id) is _t else None)
+
+    async def _drive(self, run_id: str, command: Command[Any] | None, checkpoint_id: str | None) -> None:
+        self._waiting += 1
+        self.metrics.queue_depth.set(self._waiting)
+        try:
+            await self._slots.acquire()
+        finally:
+            self._waiting -= 1
+            self.metrics.queue_depth.set(self._waiting)
+        self.metrics.executing.inc()
+        try:
+            run = self.get(run_id)
+            if run.status not in ("queued", "running"):
+                return
+            self._set_status(run_id, "running", reason="executing")
+            await self._execute(run, command, checkpoint_id)
+        finally:
+            self.metrics.executing.dec()
+            self._slots.release()
+            self._controls.pop(run_id, None)
+            self._steps.pop(run_id, None)
+            self._intent.pop(run_id, None)
+
+    async def _execute(self, run: RunRecord, command: Command[Any] | None, checkpoint_id: str | None) -> None:
+        config: dict[str, Any] = {"configurable": {"thread_id": run.id}, "recursion_limit": 500}
+        if checkpoint_id:
+            config["configurable"]["checkpoint_id"] = checkpoint_id
+        graph_input: Any = command
+        if command is None and checkpoint_id is None:
+            snapshot = await self.graph.aget_state(config)
+            graph_input = None if snapshot.values else self._initial_input(run)
+        control = RunControl()
+        self._controls[run.id] = control
+        try:
+            await self._stream(run.id, graph_input, config, control)
+        except GraphDrained:
+            intent = self._intent.get(run.id, "shutdown")
+            status = "paused" if intent == "pause" else "queued"
+            self._set_status(run.id, status, reason=f"stopped at a step boundary ({intent})")
+            return
+        except asyncio.CancelledError:
+            intent = self._intent.get(run.id, "")
+            if intent.startswith("timeout"):
+                self._set_status(run.id, "failed", reason=intent, error=f"{intent}; resume to try again")
+            elif intent != "cancel":
+                raise
+            return
+        except Exception as exc:  # a bug or an unexpected failure: keep the run resumable
+            log.exception("run %s failed", run.id)
+            self._set_status(run.id, "failed", reason="error", error=f"{type(exc).__name__}: {exc}; resume to retry from the last step")
+            return
+        await self._settle(run.id)
+
+    def _initial_input(self, run: RunRecord) -> dict[str, Any]:
+        request = RunRequest.model_validate(run.request)
+        return {
+            "workflow_id": run.id,
+            "started_by": run.actor,
+            "fix_version": request.fix_version,
+            "repositories": request.repositories,
+            "release_type": request.release_type,
+            "sprint_name": request.sprint_name,
+            "dry_run": request.dry_run,
+            "policy": request.policy.model_dump(),
+        }
+
+    async def _stream(self, run_id: str, graph_input: Any, config: dict[str, Any], control: RunControl) -> None:
+        attempts = self.store.step_attempts(run_id)
+        running: dict[str, tuple[str, float]] = {}
+        self._steps[run_id] = running
+        repo_of: dict[str, str] = {}
+        stream = self.graph.astream(
+            graph_input, config, context=self.context, stream_mode="tasks", subgraphs=True,
+            durability="sync", control=control,
+        )
+        async for namespace, chunk in stream:
+            self._on_task(run_id, namespace, chunk, attempts, running, repo_of)
+
+    def _on_task(
+        self,
+        run_id: str,
+        namespace: tuple[str, ...],
+        chunk: dict[str, Any],
+        attempts: dict[tuple[str, str | None], int],
+        running: dict[str, tuple[str, float]],
+        repo_of: dict[str, str],
+    ) -> None:
+        name = chunk["name"]
+        if not namespace and name == "release_repository":
+            if "triggers" in chunk and isinstance(chunk.get("input"), dict):
+                repo_of[f"release_repository:{chunk['id']}"] = chunk["input"].get("repo", "")
+            return
+        repo = repo_of.get(namespace[0]) if namespace else None
+        if "triggers" in chunk:  # a task starts
+            attempt = attempts.get((name, repo), 0) + 1
+            attempts[(name, repo)] = attempt
+            running[chunk["id"]] = (name, time.monotonic())
+            self.store.update(run_id, current_step=name)
+            self.emit(run_id, "step.started", {"attempt": attempt}, step=name, repo=repo)
+            return
+        started = running.pop(chunk["id"], (name, time.monotonic()))[1]
+        duration = time.monotonic() - started
+        self.metrics.step_seconds.labels(name).observe(duration)
+        result = chunk.get("result") or {}
+        data: dict[str, Any] = {"duration_ms": round(duration * 1000, 1), "attempt": attempts.get((name, repo), 1)}
+        if chunk.get("interrupts"):
+            data["waiting_for"] = [i["value"].get("kind") for i in chunk["interrupts"] if isinstance(i.get("value"), dict)]
+            self.emit(run_id, "step.waiting", data, step=name, repo=repo)
+            return
+        error = chunk.get("error") or (result.get("error") if isinstance(result, dict) else None)
+        messages = result.get("messages", []) if isinstance(result, dict) else []
+        data["summary"] = " / ".join(str(getattr(m, "content", m)) for m in messages)[:2000]
+        if error:
+            data["error"] = error.get("message") if isinstance(error, dict) else str(error)
+            self.metrics.step_failures.labels(name).inc()
+            self.emit(run_id, "step.failed", data, step=name, repo=repo)
+        else:
+            self.emit(run_id, "step.finished", data, step=name, repo=repo)
+
+    async def _settle(self, run_id: str) -> None:
+        """After the graph stopped: waiting for a human, finished, or stopped early."""
+        config = {"configurable": {"thread_id": run_id}}
+        snapshot = await self.graph.aget_state(config)
+        if snapshot.interrupts:
+            known = {p.interrupt_id for p in self.get(run_id).pending}
+            pending = [
+                PendingDecision(
+                    interrupt_id=i.id,
+                    kind=str(i.value.get("kind", "decision")) if isinstance(i.value, dict) else "decision",
+                    choices=list(i.value.get("choices", [])) if isinstance(i.value, dict) else [],
+                    payload=i.value if isinstance(i.value, dict) else {"value": i.value},
+                )
+                for i in snapshot.interrupts
+            ]
+            self._set_status(run_id, "waiting_for_approval", reason=", ".join(p.kind for p in pending), pending=pending)
+            for p in pending:
+                if p.interrupt_id not in known:
+                    self.emit(run_id, "decision.requested", {"kind": p.kind, "choices": p.choices, "interrupt_id": p.interrupt_id})
+            return
+        values = snapshot.values
+        outcome = values.get("outcome")
+        if snapshot.next or outcome not in _OUTCOME_STATUS:
+            self._set_status(run_id, "failed", reason="stopped", error="the run stopped before it finished; resume to continue")
+            return
+        self._set_status(
+            run_id, _OUTCOME_STATUS[outcome], reason=values.get("outcome_reason") or outcome,
+            outcome=outcome, finished_at=time.time(), pending=[], current_step=values.get("current_step"),
+            error=values.get("outcome_reason") if outcome == "failed" else None,
+        )
+        self.emit(run_id, "run.finished", {"outcome": outcome, "reason": values.get("outcome_reason")})
+
+
+def build_snapshot_summary(values: dict[str, Any]) -> dict[str, Any]:
+    """The parts of a run's state the API and the web page show."""
+    keys = (
+        "fix_version", "release_type", "repositories", "sprint_name", "dry_run", "current_step",
+        "outcome", "outcome_reason", "jira_tickets", "plan", "release_branches", "merge_status",
+        "pull_requests", "checks", "repo_outcomes", "skipped", "release_notes", "finalized",
+        "approvals", "error", "steps_completed", "steps_failed",
+    )
+    summary = {k: values.get(k) for k in keys if k in values}
+    summary["messages"] = [
+        {"type": getattr(m, "type", "ai"), "name": getattr(m, "name", None), "content": str(getattr(m, "content", m))}
+        for m in values.get("messages", [])
+    ]
+    return summary
+
+
+RunManagerFactory = Callable[..., RunManager]

@@ -1,0 +1,136 @@
+"""What a run is, as the store keeps it and the API shows it."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from enigma.state import RELEASE_TYPES, normalize_version
+
+__all__ = [
+    "ACTIVE",
+    "TERMINAL",
+    "TRANSITIONS",
+    "EventRecord",
+    "PendingDecision",
+    "PolicyModel",
+    "RunRecord",
+    "RunRequest",
+    "RunStatus",
+]
+
+RunStatus = Literal[
+    "queued", "running", "waiting_for_approval", "paused", "succeeded", "failed", "cancelled"
+]
+TERMINAL: frozenset[str] = frozenset({"succeeded", "cancelled"})
+ACTIVE: frozenset[str] = frozenset({"queued", "running"})
+
+# Legal status changes; anything else is refused (409 at the API).
+TRANSITIONS: dict[str, frozenset[str]] = {
+    "queued": frozenset({"running", "paused", "cancelled"}),
+    "running": frozenset(
+        {"waiting_for_approval", "paused", "succeeded", "failed", "cancelled", "queued"}
+    ),
+    "waiting_for_approval": frozenset({"queued", "running", "cancelled"}),
+    "paused": frozenset({"queued", "running", "cancelled"}),
+    "failed": frozenset({"queued", "running", "cancelled"}),
+    "succeeded": frozenset({"queued"}),
+    "cancelled": frozenset({"queued"}),
+}
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+
+class PolicyModel(BaseModel):
+    """What happens without a human (see `state.Policy`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    auto_approve: bool = False
+    on_conflict: Literal["ask", "skip", "abort"] = "ask"
+    on_check_failure: Literal["ask", "skip", "abort"] = "ask"
+    on_error: Literal["ask", "abort"] = "ask"
+    auto_retries: int = Field(2, ge=0, le=10)
+
+
+class RunRequest(BaseModel):
+    """Start a release: the body of POST /api/runs."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    fix_version: str = Field(..., max_length=32, examples=["2.4.0"])
+    repositories: list[str] = Field(..., min_length=1, max_length=50)
+    release_type: Literal["major", "minor", "patch", "hotfix", "release"] = "minor"
+    sprint_name: str | None = Field(None, max_length=100)
+    dry_run: bool = False
+    policy: PolicyModel = Field(default_factory=PolicyModel)
+
+    @field_validator("fix_version")
+    @classmethod
+    def _version(cls, value: str) -> str:
+        return normalize_version(value)
+
+    @field_validator("repositories")
+    @classmethod
+    def _repos(cls, value: list[str]) -> list[str]:
+        for name in value:
+            if not _NAME.match(name):
+                raise ValueError(f"repository name {name!r} is not a valid repository name")
+        if len(set(value)) != len(value):
+            raise ValueError("repositories are listed more than once")
+        return value
+
+    @field_validator("sprint_name")
+    @classmethod
+    def _sprint(cls, value: str | None) -> str | None:
+        if value is not None and (not value.strip() or any(ord(c) < 32 for c in value)):
+            raise ValueError("sprint name must be printable text")
+        return value
+
+
+class PendingDecision(BaseModel):
+    """A question the run is waiting on: plan approval, release approval, conflict or error."""
+
+    interrupt_id: str
+    kind: str
+    choices: list[str]
+    payload: dict[str, Any]
+
+
+class RunRecord(BaseModel):
+    """One run as the store keeps it."""
+
+    id: str
+    status: RunStatus
+    fix_version: str
+    release_type: str
+    repositories: list[str]
+    sprint_name: str | None = None
+    dry_run: bool = False
+    actor: str
+    created_at: float
+    updated_at: float
+    finished_at: float | None = None
+    current_step: str | None = None
+    error: str | None = None
+    outcome: str | None = None
+    pending: list[PendingDecision] = Field(default_factory=list)
+    request: dict[str, Any] = Field(default_factory=dict)
+
+
+class EventRecord(BaseModel):
+    """One entry of the append-only event log."""
+
+    id: int
+    run_id: str
+    at: float
+    type: str
+    step: str | None = None
+    repo: str | None = None
+    actor: str | None = None
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+assert set(RELEASE_TYPES) == {"major", "minor", "patch", "hotfix", "release"}
