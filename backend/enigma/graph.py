@@ -92,6 +92,7 @@ def route_after_approve_plan(state: WorkflowState) -> list[Send] | str:
             },
         )
         for repo_plan in state["plan"]["repositories"]
+        if repo_plan["has_changes"]
     ]
     return sends or "close_run"
 

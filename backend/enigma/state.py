@@ -90,6 +90,7 @@ class RepoPlan(TypedDict):
     target_branch: str
     branches: list[BranchPlan]
     branches_without_ticket: list[str]
+    has_changes: bool
 
 
 class Plan(TypedDict):
@@ -101,6 +102,7 @@ class Plan(TypedDict):
     tickets: list[str]
     tickets_without_branch: list[str]
     branches_without_ticket: list[str]
+    repositories_without_changes: list[str]
     predicted_conflicts: list[dict[str, Any]]
     excluded: dict[str, list[str]]
     hash: str

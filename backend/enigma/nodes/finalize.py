@@ -96,6 +96,8 @@ def close_run(state: WorkflowState, runtime: Runtime[Context]) -> dict[str, Any]
         outcome, reason = "planned", "dry run: plan only"
     elif state.get("error_decision") == "abort" or "aborted" in state.get("repo_outcomes", {}).values():
         outcome, reason = "failed", state.get("outcome_reason") or "aborted"
+    elif state.get("plan") and not any(p["has_changes"] for p in state["plan"]["repositories"]):
+        outcome, reason = "cancelled", "nothing to release: no repository has changes"
     else:
         outcome, reason = "cancelled", state.get("outcome_reason") or "cancelled"
     return {

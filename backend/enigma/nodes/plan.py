@@ -106,6 +106,7 @@ def _plan_repository(
         )
         for p in predictions
     ]
+    target_sha = clients.planner.resolve(mirror, info["default_branch"])
     return RepoPlan(
         repo=repo,
         release_branch=release_branch_name(release_type, version),
@@ -114,6 +115,8 @@ def _plan_repository(
         target_branch=info["default_branch"],
         branches=branches,
         branches_without_ticket=[b for b in work if ticket_of_branch(b) is None],
+        # nothing to merge and the base is the target: a pull request would be empty
+        has_changes=bool(branches) or base_sha != target_sha,
     )
 
 
@@ -133,6 +136,7 @@ def _assemble(
         branches_without_ticket=[
             f"{p['repo']}:{b}" for p in repo_plans for b in p["branches_without_ticket"]
         ],
+        repositories_without_changes=[p["repo"] for p in repo_plans if not p["has_changes"]],
         predicted_conflicts=[
             {"repo": p["repo"], "branch": b["branch"], "files": b["files"],
              "conflicts_with": b["conflicts_with"]}
@@ -156,6 +160,8 @@ def _summary(plan: Plan) -> str:
     ]
     if plan["tickets_without_branch"]:
         parts.append("tickets without branch: " + ", ".join(plan["tickets_without_branch"]))
+    if plan["repositories_without_changes"]:
+        parts.append("nothing to release in: " + ", ".join(plan["repositories_without_changes"]))
     if plan["branches_without_ticket"]:
         parts.append("branches without ticket: " + ", ".join(plan["branches_without_ticket"]))
     return "; ".join(parts)
