@@ -144,10 +144,10 @@ async def follow(rt: Runtime, run_id: str, *, as_json: bool, console: Console) -
             if run.status in _DONE and not manager.is_executing(run_id):
                 return await _finish(rt, run, as_json, console)
             with contextlib.suppress(asyncio.TimeoutError):
-                event = await asyncio.wait_for(queue.get(), timeout=0.5)
-                if event is not None and event.run_id == run_id and event.id > seen:
-                    seen = event.id
-                    if not as_json and (text := _line(event)):
+                item: EventRecord | None = await asyncio.wait_for(queue.get(), 0.5)
+                if item is not None and item.run_id == run_id and item.id > seen:
+                    seen = item.id
+                    if not as_json and (text := _line(item)):
                         console.print(text)
 
 

@@ -115,7 +115,7 @@ def route_after_approve_release(state: WorkflowState) -> Literal["finalize", "cl
 
 
 def route_after_finalize(state: WorkflowState) -> Literal["handle_error", "__end__"]:
-    return "handle_error" if state.get("error") else END
+    return "handle_error" if state.get("error") else "__end__"
 
 
 def route_after_handle_error(
@@ -149,7 +149,7 @@ def _repo_route(step: RepoStep, nxt: str) -> Any:
 
 
 def route_after_decide_conflict(state: RepoState) -> Literal["merge_feature_branches", "__end__"]:
-    return END if state.get("conflict_decision") == "abort" else "merge_feature_branches"
+    return "__end__" if state.get("conflict_decision") == "abort" else "merge_feature_branches"
 
 
 def route_after_handle_repo_error(
@@ -160,7 +160,7 @@ def route_after_handle_repo_error(
 ]:
     if state.get("error_decision") == "retry":
         return state["error_step"]  # type: ignore[return-value]
-    return END
+    return "__end__"
 
 
 def build_repository_graph() -> CompiledStateGraph[Any, Any, Any, Any]:

@@ -12,7 +12,7 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from enigma.context import Context
-from enigma.nodes.common import ask_human, deps, human_message, now_iso
+from enigma.nodes.common import ask_human, deps, human_message, now_iso, policy_decision
 from enigma.state import ApprovalRecord, WorkflowState
 
 __all__ = ["approve_plan", "approve_release"]
@@ -23,7 +23,7 @@ def approve_plan(state: WorkflowState, runtime: Runtime[Context]) -> dict[str, A
     context, _ = deps(runtime)
     plan = state["plan"]
     if state.get("policy", {}).get("auto_approve"):
-        decision = {"action": "approve", "actor": "policy", "comment": "auto-approved", "exclude": {}}
+        decision = policy_decision("approve", "auto-approved")
     else:
         decision = ask_human("plan_approval", {"plan": plan, "plan_hash": plan["hash"]},
                              ["approve", "reject", "amend"])
@@ -53,7 +53,7 @@ def approve_release(state: WorkflowState, runtime: Runtime[Context]) -> dict[str
     """Ask a human for the final go: PRs green, notes published; approve or reject."""
     context, _ = deps(runtime)
     if state.get("policy", {}).get("auto_approve"):
-        decision = {"action": "approve", "actor": "policy", "comment": "auto-approved", "exclude": {}}
+        decision = policy_decision("approve", "auto-approved")
     else:
         summary = {
             "pull_requests": state.get("pull_requests", {}),

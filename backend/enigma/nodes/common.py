@@ -8,12 +8,14 @@ from typing import Any
 from langchain_core.messages import AIMessage, HumanMessage
 from langgraph.runtime import Runtime
 from langgraph.types import interrupt
+from typing_extensions import TypedDict
 
 from enigma.context import Clients, Context, clients_of, context_of
 from enigma.integrations.errors import IntegrationError
 from enigma.state import ApprovalRecord, ErrorRecord
 
 __all__ = [
+    "Decision",
     "ask_human",
     "deps",
     "error_record",
@@ -23,6 +25,20 @@ __all__ = [
 ]
 
 log = logging.getLogger("enigma.nodes")
+
+
+class Decision(TypedDict):
+    """A human's (or the policy's) answer to an interrupt."""
+
+    action: str
+    actor: str
+    comment: str
+    exclude: dict[str, Any]
+
+
+def policy_decision(action: str, comment: str) -> Decision:
+    """A decision the policy takes instead of a human."""
+    return Decision(action=action, actor="policy", comment=comment, exclude={})
 
 
 def deps(runtime: Runtime[Context]) -> tuple[Context, Clients]:
@@ -68,7 +84,7 @@ def error_record(
     )
 
 
-def ask_human(kind: str, payload: dict[str, Any], choices: list[str]) -> dict[str, Any]:
+def ask_human(kind: str, payload: dict[str, Any], choices: list[str]) -> Decision:
     """Pause the run with an interrupt until a decision with one of `choices` arrives.
 
     The resume value is `{"action": <choice>, "actor": ..., "comment": ...}` (plus `exclude` for
@@ -81,10 +97,10 @@ def ask_human(kind: str, payload: dict[str, Any], choices: list[str]) -> dict[st
         if isinstance(answer, str):
             answer = {"action": answer}
         if isinstance(answer, dict) and answer.get("action") in choices:
-            return {
-                "action": str(answer["action"]),
-                "actor": str(answer.get("actor") or "someone"),
-                "comment": str(answer.get("comment") or ""),
-                "exclude": answer.get("exclude") or {},
-            }
+            return Decision(
+                action=str(answer["action"]),
+                actor=str(answer.get("actor") or "someone"),
+                comment=str(answer.get("comment") or ""),
+                exclude=answer.get("exclude") or {},
+            )
         request = {**request, "invalid_answer": f"expected one of {choices}, got {answer!r}"}

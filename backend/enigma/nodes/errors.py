@@ -10,46 +10,48 @@ who chooses among the record's choices (retry / skip / abort). Failed checks fol
 from __future__ import annotations
 
 import random
+from collections.abc import Mapping
 from typing import Any
 
 from langgraph.runtime import Runtime
 
 from enigma.context import Context
-from enigma.nodes.common import ask_human, deps, human_message, now_iso
-from enigma.state import ApprovalRecord, ErrorRecord, Policy, SkipRecord
+from enigma.nodes.common import Decision, ask_human, deps, human_message, now_iso, policy_decision
+from enigma.state import ApprovalRecord, ErrorRecord, Policy, RepoState, SkipRecord, WorkflowState
 
 __all__ = ["decide_error", "handle_error", "handle_repo_error"]
 
 
 def decide_error(
-    error: ErrorRecord, policy: Policy | dict[str, Any], retry_count: int, context: Context
-) -> dict[str, Any]:
+    error: ErrorRecord, policy: Policy | Mapping[str, Any], retry_count: int, context: Context
+) -> Decision:
     """Choose retry / skip / abort for an error, by policy or by asking a human."""
     if error["kind"] == "ChecksFailed":
         rule = str(policy.get("on_check_failure", "ask"))
     elif error["transient"] and retry_count < int(policy.get("auto_retries", 2)):
         pause = context.retry_backoff_seconds * (2**retry_count)
         context.clock.sleep(random.uniform(pause / 2, pause))
-        return {"action": "retry", "actor": "policy", "comment": f"automatic retry {retry_count + 1}"}
+        return policy_decision("retry", f"automatic retry {retry_count + 1}")
     else:
         rule = str(policy.get("on_error", "ask"))
     if rule == "ask":
         return ask_human("error", {"error": error}, error["choices"])
     action = rule if rule in error["choices"] else "abort"
-    return {"action": action, "actor": "policy", "comment": f"policy chose {action}"}
+    return policy_decision(action, f"policy chose {action}")
 
 
-def _record(context: Context, decision: dict[str, Any]) -> ApprovalRecord:
+def _record(context: Context, decision: Decision) -> ApprovalRecord:
     return ApprovalRecord(
         kind="error_decision", action=decision["action"], actor=decision["actor"],
         at=now_iso(context), comment=decision["comment"], plan_hash=None,
     )
 
 
-def handle_error(state: dict[str, Any], runtime: Runtime[Context]) -> dict[str, Any]:
+def handle_error(state: WorkflowState, runtime: Runtime[Context]) -> dict[str, Any]:
     """Decide what to do about a failed top-level step."""
     context, _ = deps(runtime)
-    error: ErrorRecord = state["error"]
+    error = state.get("error")
+    assert error is not None, "handle_error runs only after a step recorded an error"
     retries = int(state.get("retry_count", 0))
     decision = decide_error(error, state.get("policy", {}), retries, context)
     record = _record(context, decision)
@@ -69,10 +71,11 @@ def handle_error(state: dict[str, Any], runtime: Runtime[Context]) -> dict[str, 
     return update
 
 
-def handle_repo_error(state: dict[str, Any], runtime: Runtime[Context]) -> dict[str, Any]:
+def handle_repo_error(state: RepoState, runtime: Runtime[Context]) -> dict[str, Any]:
     """Decide what to do about a failed step of one repository's leg."""
     context, _ = deps(runtime)
-    error: ErrorRecord = state["error"]
+    error = state.get("error")
+    assert error is not None, "handle_repo_error runs only after a step recorded an error"
     repo = state["repo"]
     retries = int(state.get("retry_count", 0))
     decision = decide_error(error, state.get("policy", {}), retries, context)

@@ -59,12 +59,12 @@ def render_notes(state: WorkflowState) -> str:
     for kind, items in groups.items():
         parts.append(f"<h2>{escape(kind)}s</h2><ul>{''.join(items)}</ul>")
     if state.get("skipped"):
-        items = "".join(
+        left_out = "".join(
             f"<li>{escape(s['repo'])}{(' ' + escape(s['branch'])) if s['branch'] else ''}: "
             f"{escape(s['reason'])}</li>"
             for s in state["skipped"]
         )
-        parts.append(f"<h2>Left out</h2><ul>{items}</ul>")
+        parts.append(f"<h2>Left out</h2><ul>{left_out}</ul>")
     return "".join(parts)
 
 
@@ -83,9 +83,10 @@ def publish_release_notes(state: WorkflowState, runtime: Runtime[Context]) -> di
             "error_step": "publish_release_notes",
             "steps_failed": ["publish_release_notes"],
         }
+    notes: dict[str, Any] = {**page, "body": body, "tickets": sorted(shipped_tickets(state))}
     return {
         "current_step": "publish_release_notes",
-        "release_notes": {**page, "body": body, "tickets": sorted(shipped_tickets(state))},
+        "release_notes": notes,
         "approval_required": "release_approval",
         "error": None,
         "retry_count": 0,

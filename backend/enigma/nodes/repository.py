@@ -13,7 +13,15 @@ from langgraph.runtime import Runtime
 
 from enigma.context import Context
 from enigma.integrations.errors import IntegrationError, MergeConflict
-from enigma.nodes.common import ask_human, deps, error_record, human_message, now_iso, say
+from enigma.nodes.common import (
+    ask_human,
+    deps,
+    error_record,
+    human_message,
+    now_iso,
+    policy_decision,
+    say,
+)
 from enigma.state import ApprovalRecord, MergeRecord, RepoState, SkipRecord
 
 __all__ = [
@@ -125,7 +133,7 @@ def decide_conflict(state: RepoState, runtime: Runtime[Context]) -> dict[str, An
             ["skip", "abort"],
         )
     else:
-        decision = {"action": rule, "actor": "policy", "comment": f"policy on_conflict={rule}"}
+        decision = policy_decision(rule, f"policy on_conflict={rule}")
     record = ApprovalRecord(
         kind="conflict", action=decision["action"], actor=decision["actor"],
         at=now_iso(context), comment=decision["comment"], plan_hash=None,
@@ -204,8 +212,8 @@ def wait_for_checks(state: RepoState, runtime: Runtime[Context]) -> dict[str, An
     failed = [r for r in runs if r["conclusion"] not in _GREEN]
     if failed:
         names = ", ".join(f"{r['name']}={r['conclusion']}" for r in failed)
-        exc = ChecksFailed(f"checks failed on {repo}#{number} ({head[:8]}): {names}")
-        return _failed(state, "wait_for_checks", exc, {"checks": {repo: runs}})
+        failure = ChecksFailed(f"checks failed on {repo}#{number} ({head[:8]}): {names}")
+        return _failed(state, "wait_for_checks", failure, {"checks": {repo: runs}})
     return {
         "checks": {repo: runs},
         "repo_outcomes": {repo: "ready"},

@@ -28,6 +28,7 @@ in the peer's own JSON shape.
 from __future__ import annotations
 
 import asyncio
+import builtins
 import json
 import random
 import re
@@ -208,7 +209,7 @@ class Store:
         with self.transaction() as tx:
             return tx.list(peer, kind)
 
-    def effects(self, peer: str | None = None, after: int = 0) -> list[dict[str, Any]]:
+    def effects(self, peer: str | None = None, after: int = 0) -> builtins.list[dict[str, Any]]:
         """The side-effect log, oldest first, optionally for one peer and after an id."""
         sql = "SELECT id, at, peer, kind, key, method, path, request_id, detail FROM effects"
         sql += " WHERE id > ?" + (" AND peer = ?" if peer else "") + " ORDER BY id"
