@@ -30,6 +30,7 @@ from enigma.sandbox.core import (
     SimulatedDrop,
     check_token,
 )
+from enigma.sandbox.views import build_views_router
 
 __all__ = ["SandboxServer", "SandboxUrls", "build_app", "peers", "reset_sandbox", "seed_if_empty"]
 
@@ -119,6 +120,7 @@ def build_app(sandbox: Sandbox, specs: list[PeerSpec] | None = None) -> FastAPI:
             dependencies=[Depends(_auth_dependency(sandbox, spec))],
         )
     app.include_router(_admin_router(sandbox, None, "", specs))
+    app.include_router(build_views_router(sandbox))
     app.add_middleware(SandboxMiddleware, sandbox=sandbox)
     return app
 
@@ -184,7 +186,10 @@ class SandboxServer:
         self._sock.bind((host, port))
         self.port = int(self._sock.getsockname()[1])
         config = uvicorn.Config(
-            build_app(self.sandbox, self.specs), log_level="warning", access_log=False, lifespan="off"
+            build_app(self.sandbox, self.specs),
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
         )
         self._server = uvicorn.Server(config)
         self._thread: threading.Thread | None = None
