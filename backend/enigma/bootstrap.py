@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,7 +76,12 @@ def ensure_sandbox(settings: Settings) -> tuple[SandboxUrls, SandboxServer | Non
 def write_endpoint(data_dir: Path, urls: SandboxUrls) -> None:
     """Record where the sandbox answers (without its token) for other local processes."""
     path = data_dir / "sandbox" / "endpoint.json"
-    body = {"jira": urls.jira, "github": urls.github, "confluence": urls.confluence, "admin": urls.admin}
+    body = {
+        "jira": urls.jira,
+        "github": urls.github,
+        "confluence": urls.confluence,
+        "admin": urls.admin,
+    }
     path.write_text(json.dumps(body))
 
 
@@ -85,7 +91,9 @@ def sandbox_repositories(seed: dict[str, Any]) -> list[str]:
 
 
 @contextlib.asynccontextmanager
-async def open_runtime(settings: Settings, context: Context | None = None) -> AsyncIterator[Runtime]:
+async def open_runtime(
+    settings: Settings, context: Context | None = None
+) -> AsyncIterator[Runtime]:
     """Open saver, store and manager (and the sandbox if needed) for the app's lifetime."""
     from enigma.integrations.factory import build_clients
 
@@ -110,6 +118,36 @@ async def open_runtime(settings: Settings, context: Context | None = None) -> As
         check_poll_seconds=settings.check_poll_seconds,
     )
     run_context = Context(**{**base.__dict__, "clients": clients})
+    options: dict[str, Any] = {
+        "max_concurrent": settings.max_concurrent_runs,
+        "step_timeout": settings.step_timeout_seconds,
+        "run_deadline": settings.run_deadline_seconds,
+        "four_eyes": settings.four_eyes,
+        "repositories": repositories or None,
+    }
+    async with contextlib.AsyncExitStack() as stack:
+        if settings.database_url is not None:
+            manager: RunManager = await stack.enter_async_context(
+                _postgres_manager(settings, run_context, options)
+            )
+        else:
+            manager = await stack.enter_async_context(
+                _sqlite_manager(settings, run_context, options)
+            )
+        try:
+            yield Runtime(settings, manager, clients, urls, repositories)
+        finally:
+            await manager.shutdown()
+            if server is not None:
+                (settings.data_dir / "sandbox" / "endpoint.json").unlink(missing_ok=True)
+                server.stop()
+
+
+@contextlib.asynccontextmanager
+async def _sqlite_manager(
+    settings: Settings, context: Context, options: dict[str, Any]
+) -> AsyncIterator[RunManager]:
+    """The embedded default: checkpoints and runs in two SQLite files under the data dir."""
     conn = await aiosqlite.connect(settings.data_dir / "checkpoints.sqlite3")
     await conn.execute("PRAGMA journal_mode=WAL")
     await conn.execute("PRAGMA synchronous=NORMAL")
@@ -117,23 +155,66 @@ async def open_runtime(settings: Settings, context: Context | None = None) -> As
     saver = AsyncSqliteSaver(conn)
     await saver.setup()
     store = SqliteRunStore(settings.data_dir / "runs.sqlite3")
-    manager = RunManager(
-        build_graph(saver),
-        store,
-        run_context,
-        max_concurrent=settings.max_concurrent_runs,
-        step_timeout=settings.step_timeout_seconds,
-        run_deadline=settings.run_deadline_seconds,
-        four_eyes=settings.four_eyes,
-        repositories=repositories or None,
-        checkpointer=saver,
-    )
     try:
-        yield Runtime(settings, manager, clients, urls, repositories)
+        yield RunManager(build_graph(saver), store, context, checkpointer=saver, **options)
     finally:
-        await manager.shutdown()
         store.close()
         await conn.close()
-        if server is not None:
-            (settings.data_dir / "sandbox" / "endpoint.json").unlink(missing_ok=True)
-            server.stop()
+
+
+@contextlib.asynccontextmanager
+async def _postgres_manager(
+    settings: Settings, context: Context, options: dict[str, Any]
+) -> AsyncIterator[RunManager]:
+    """Scale-out: checkpoints, runs and events in PostgreSQL, runs shared by lease."""
+    import socket
+    import uuid
+
+    from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+    from psycopg.rows import dict_row
+    from psycopg_pool import AsyncConnectionPool
+
+    from enigma.runs.cluster import ClusterRunManager
+    from enigma.runs.pg_store import MIGRATION_LOCK, PgRunStore
+
+    assert settings.database_url is not None
+    dsn = settings.database_url.get_secret_value()
+    schema = settings.database_schema
+    search_path = f"-c search_path={schema}" if schema else ""
+    worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+    store = PgRunStore(dsn, worker, schema=schema)
+    pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
+        dsn,
+        min_size=1,
+        max_size=max(4, min(20, settings.max_concurrent_runs)),
+        open=False,
+        kwargs={
+            "autocommit": True,
+            "prepare_threshold": 0,
+            "row_factory": dict_row,
+            "options": search_path,
+        },
+    )
+    await pool.open()
+    saver = AsyncPostgresSaver(pool)
+    async with pool.connection() as conn:  # the saver's own migrations, one process at a time
+        await conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK,))
+        try:
+            await saver.setup()
+        finally:
+            await conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK,))
+    manager = ClusterRunManager(
+        build_graph(saver),
+        store,
+        context,
+        checkpointer=saver,
+        lease_seconds=settings.lease_seconds,
+        poll_seconds=settings.claim_poll_seconds,
+        global_limit=settings.global_max_concurrent_runs,
+        **options,
+    )
+    try:
+        yield manager
+    finally:
+        store.close()
+        await pool.close()

@@ -87,6 +87,10 @@ class Settings(BaseSettings):
     run_deadline_seconds: float = 86_400.0
     retention_days: float = 90.0
     database_url: SecretStr | None = None
+    database_schema: str | None = Field(None, pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    lease_seconds: float = 10.0
+    claim_poll_seconds: float = 1.0
+    global_max_concurrent_runs: int | None = None
 
     @field_validator("repositories", mode="before")
     @classmethod

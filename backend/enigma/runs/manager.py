@@ -21,8 +21,9 @@ import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from typing import Any, cast
 
+from langchain_core.runnables import RunnableConfig
 from langgraph.errors import GraphDrained
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.runtime import RunControl
@@ -207,9 +208,9 @@ class RunManager:
         run = self.get(run_id)
         if run.status not in ("paused", "failed"):
             raise DecisionError(409, f"run {run_id} is {run.status}; only a paused or failed run can be resumed")
-        run = self._set_status(run_id, "queued", actor=actor, reason="resumed", error=None)
+        # the command is recorded before the run becomes claimable (see ClusterRunManager)
         self._schedule(run_id)
-        return run
+        return self._set_status(run_id, "queued", actor=actor, reason="resumed", error=None)
 
     async def cancel(self, run_id: str, actor: str) -> RunRecord:
         """Stop the run now and for good."""
@@ -260,9 +261,10 @@ class RunManager:
             actor=actor,
         )
         rest = [p for p in run.pending if p.interrupt_id != pending.interrupt_id]
-        run = self._set_status(run_id, "queued", actor=actor, reason=f"{pending.kind}: {value}", pending=rest)
         self._schedule(run_id, Command(resume={pending.interrupt_id: answer}))
-        return run
+        return self._set_status(
+            run_id, "queued", actor=actor, reason=f"{pending.kind}: {value}", pending=rest
+        )
 
     def _pick(
         self, run: RunRecord, action: str, accepted: dict[str, str], interrupt_id: str | None
@@ -278,9 +280,8 @@ class RunManager:
     async def history(self, run_id: str) -> list[dict[str, Any]]:
         """The run's checkpoints, newest first."""
         self.get(run_id)
-        config = {"configurable": {"thread_id": run_id}}
         out = []
-        async for snap in self.graph.aget_state_history(config):
+        async for snap in self.graph.aget_state_history(_thread(run_id)):
             out.append(
                 {
                     "checkpoint_id": snap.config["configurable"]["checkpoint_id"],
@@ -302,10 +303,9 @@ class RunManager:
         if checkpoint_id not in ids:
             raise DecisionError(404, f"run {run_id} has no checkpoint {checkpoint_id}")
         self.emit(run_id, "run.rerun", {"checkpoint_id": checkpoint_id, "reason": reason}, actor=actor)
-        run = self._set_status(run_id, "queued", actor=actor, reason=f"re-run: {reason}", pending=[],
-                               error=None, finished_at=None, outcome=None)
         self._schedule(run_id, None, checkpoint_id=checkpoint_id)
-        return run
+        return self._set_status(run_id, "queued", actor=actor, reason=f"re-run: {reason}",
+                                pending=[], error=None, finished_at=None, outcome=None)
 
     # ---- lifecycle ----
 
@@ -429,7 +429,8 @@ class RunManager:
             self._intent.pop(run_id, None)
 
     async def _execute(self, run: RunRecord, command: Command[Any] | None, checkpoint_id: str | None) -> None:
-        config: dict[str, Any] = {"configurable": {"thread_id": run.id}, "recursion_limit": 500}
+        config = _thread(run.id)
+        config["recursion_limit"] = 500
         if checkpoint_id:
             config["configurable"]["checkpoint_id"] = checkpoint_id
         graph_input: Any = command
@@ -471,16 +472,19 @@ class RunManager:
             "policy": request.policy.model_dump(),
         }
 
-    async def _stream(self, run_id: str, graph_input: Any, config: dict[str, Any], control: RunControl) -> None:
+    async def _stream(
+        self, run_id: str, graph_input: Any, config: RunnableConfig, control: RunControl
+    ) -> None:
         attempts = self.store.step_attempts(run_id)
         running: dict[str, tuple[str, float]] = {}
         self._steps[run_id] = running
         repo_of: dict[str, str] = {}
         stream = self.graph.astream(
             graph_input, config, context=self.context, stream_mode="tasks", subgraphs=True,
-            durability="sync", control=control,
+            durability="sync", control=control, version="v1",
         )
-        async for namespace, chunk in stream:
+        async for part in stream:
+            namespace, chunk = cast(tuple[tuple[str, ...], dict[str, Any]], part)
             self._on_task(run_id, namespace, chunk, attempts, running, repo_of)
 
     def _on_task(
@@ -526,8 +530,7 @@ class RunManager:
 
     async def _settle(self, run_id: str) -> None:
         """After the graph stopped: waiting for a human, finished, or stopped early."""
-        config = {"configurable": {"thread_id": run_id}}
-        snapshot = await self.graph.aget_state(config)
+        snapshot = await self.graph.aget_state(_thread(run_id))
         if snapshot.interrupts:
             known = {p.interrupt_id for p in self.get(run_id).pending}
             pending = [
@@ -555,6 +558,11 @@ class RunManager:
             error=values.get("outcome_reason") if outcome == "failed" else None,
         )
         self.emit(run_id, "run.finished", {"outcome": outcome, "reason": values.get("outcome_reason")})
+
+
+def _thread(run_id: str) -> RunnableConfig:
+    """The LangGraph config of a run's thread."""
+    return RunnableConfig(configurable={"thread_id": run_id})
 
 
 def build_snapshot_summary(values: dict[str, Any]) -> dict[str, Any]:
