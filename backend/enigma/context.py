@@ -12,12 +12,12 @@ import threading
 import time
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Annotated, Any, Protocol
 
-from pydantic import ConfigDict
+from pydantic import ConfigDict, SkipValidation
 from pydantic.json_schema import SkipJsonSchema
 
-from enigma.integrations.base import CodeHost, GitPlanner, Tracker, Wiki
+from enigma.integrations.base import Clients
 
 __all__ = ["Clients", "Clock", "Context", "SystemClock", "clients_of", "context_of"]
 
@@ -47,20 +47,10 @@ class SystemClock:
 
 
 @dataclass(frozen=True)
-class Clients:
-    """The four things a release talks to."""
-
-    tracker: Tracker
-    code_host: CodeHost
-    wiki: Wiki
-    planner: GitPlanner
-
-
-@dataclass(frozen=True)
 class Context:
     """What a release run is handed besides its state."""
 
-    __pydantic_config__ = ConfigDict(arbitrary_types_allowed=True)  # type: ignore[misc]
+    __pydantic_config__ = ConfigDict(arbitrary_types_allowed=True, use_attribute_docstrings=True)
 
     project: str = "ENG"
     """Jira project key the fix version belongs to."""
@@ -74,9 +64,13 @@ class Context:
     """How often wait_for_checks looks at the checks."""
     retry_backoff_seconds: float = 1.0
     """First pause before an automatic retry of a failed step (doubles, with jitter)."""
-    clients: SkipJsonSchema[Clients | None] = field(default=None, compare=False)
+    clients: SkipJsonSchema[Annotated[Clients | None, SkipValidation]] = field(
+        default=None, compare=False
+    )
     """Injected clients; None builds them from ENIGMA_* settings (Studio)."""
-    clock: SkipJsonSchema[Clock] = field(default_factory=SystemClock, compare=False)
+    clock: SkipJsonSchema[Annotated[Clock, SkipValidation]] = field(
+        default_factory=SystemClock, compare=False
+    )
     """Time source."""
 
 

@@ -11,6 +11,7 @@ Each write returns whether it changed anything (or the record it found or made).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol
 
@@ -18,6 +19,7 @@ from typing_extensions import TypedDict
 
 __all__ = [
     "CheckRun",
+    "Clients",
     "CodeHost",
     "GitPlanner",
     "MergePrediction",
@@ -192,7 +194,9 @@ class CodeHost(Protocol):
 class Wiki(Protocol):
     """Confluence, as the release needs it."""
 
-    def ensure_page(self, space: str, title: str, body: str, parent_title: str | None) -> PageRecord:
+    def ensure_page(
+        self, space: str, title: str, body: str, parent_title: str | None
+    ) -> PageRecord:
         """Create the page, or update it when its body differs; returns the page."""
         ...
 
@@ -216,6 +220,18 @@ class GitPlanner(Protocol):
         """Commit sha of a branch or tag."""
         ...
 
-    def predict_merges(self, mirror: Path, base_sha: str, branches: list[str]) -> list[MergePrediction]:
+    def predict_merges(
+        self, mirror: Path, base_sha: str, branches: list[str]
+    ) -> list[MergePrediction]:
         """Merge `branches` in order onto `base_sha` in memory; report each outcome."""
         ...
+
+
+@dataclass(frozen=True)
+class Clients:
+    """The four things a release talks to."""
+
+    tracker: Tracker
+    code_host: CodeHost
+    wiki: Wiki
+    planner: GitPlanner

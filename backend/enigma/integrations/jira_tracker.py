@@ -1,0 +1,349 @@
+"""`Tracker` on the `jira` client: search tickets, walk workflows, comment, release versions.
+
+Every request goes through `http.call`, one check-then-act step per call, so a retry after a
+dropped connection re-reads before it writes. The client is built lazily inside the first call
+(building it fetches `serverInfo`), with its own retries off (`max_retries=0`) and our timeout.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections import deque
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+from urllib.parse import quote as url_quote
+
+from jira import JIRA
+from pydantic import SecretStr
+
+from enigma.integrations.base import Ticket, VersionRecord
+from enigma.integrations.errors import NotFound, PermanentError
+from enigma.integrations.http import CallPolicy, call
+from enigma.integrations.jql import build_jql
+
+__all__ = ["JiraTracker", "sprint_name"]
+
+T = TypeVar("T")
+
+_SPRINT_SCHEMA = "com.pyxis.greenhopper.jira:gh-sprint"
+_PAGE = 50
+_MAX_STEPS = 20
+# Old Jira Server renders a sprint as "com.atlassian...Sprint@1f[id=42,...,name=Sprint 42,...]".
+_SPRINT_NAME = re.compile(
+    r"[\[,]name=(.*?),(?:goal|startDate|endDate|completeDate|activatedDate|sequence|"
+    r"autoStartStop|synced|incompleteIssuesDestinationId)="
+)
+_SPRINT_NAME_SHORT = re.compile(r"[\[,]name=([^,\]]*)")
+
+
+class JiraTracker:
+    """The release's view of Jira (Server / Data Center or Cloud)."""
+
+    def __init__(
+        self,
+        url: str,
+        token: SecretStr,
+        user: str | None = None,
+        policy: CallPolicy | None = None,
+    ):
+        self.url = url.rstrip("/")
+        self._token = token
+        self._user = user
+        self.policy = policy or CallPolicy()
+        self._client: JIRA | None = None
+        self._sprint_field: str | None = None
+        self._lock = threading.Lock()
+
+    # --- plumbing ------------------------------------------------------------------------
+
+    def _call(self, what: str, op: Callable[[], T]) -> T:
+        return call("jira", op, self.policy, what)
+
+    def _jira(self) -> JIRA:
+        """The client, built on first use (call it inside `_call`: building makes a request)."""
+        with self._lock:
+            if self._client is None:
+                secret = self._token.get_secret_value()
+                auth: dict[str, Any] = (
+                    {"token_auth": secret}
+                    if self._user is None
+                    else {"basic_auth": (self._user, secret)}
+                )
+                self._client = JIRA(
+                    server=self.url,
+                    options={"check_update": False},
+                    max_retries=0,
+                    timeout=self.policy.timeout,
+                    get_server_info=True,
+                    **auth,
+                )
+            return self._client
+
+    def _sprint_field_id(self) -> str | None:
+        """The id of the Sprint custom field (e.g. customfield_10020), found by its schema."""
+        if self._sprint_field is None:
+            fields = self._call("fields", lambda: self._jira().fields())
+            for field in fields:
+                schema = field.get("schema") or {}
+                if schema.get("custom") == _SPRINT_SCHEMA:
+                    self._sprint_field = str(field["id"])
+                    break
+            else:
+                self._sprint_field = ""
+        return self._sprint_field or None
+
+    # --- reads ---------------------------------------------------------------------------
+
+    def browse_url(self, key: str) -> str:
+        """Human link to a ticket."""
+        return f"{self.url}/browse/{url_quote(key, safe='')}"
+
+    def search_tickets(self, project: str, fix_version: str, sprint: str | None) -> list[Ticket]:
+        """Every ticket of the project in the fix version (and sprint, when given)."""
+        jql = build_jql(project, fix_version, sprint)
+        sprint_field = self._sprint_field_id()
+        fields = ["summary", "issuetype", "status", "fixVersions", "labels"]
+        fields += [sprint_field] if sprint_field else []
+        return [self._ticket(raw, sprint_field, sprint) for raw in self._search(jql, fields)]
+
+    def _search(self, jql: str, fields: list[str]) -> Iterator[dict[str, Any]]:
+        """All matching issues as raw JSON, page by page (each page retried on its own)."""
+        client = self._call("serverInfo", self._jira)
+        if client.deploymentType == "Cloud":  # Cloud removed /search: /search/jql, by token
+            yield from self._search_cloud(client, jql, fields)
+            return
+        start = 0
+        while True:
+            page = self._call(
+                "search",
+                _json(
+                    client.search_issues,
+                    jql,
+                    startAt=start,
+                    maxResults=_PAGE,
+                    fields=list(fields),
+                    json_result=True,
+                ),
+            )
+            issues = page.get("issues") or []
+            yield from issues
+            start += len(issues)
+            if not issues or start >= int(page.get("total", start)):
+                return
+
+    def _search_cloud(self, client: JIRA, jql: str, fields: list[str]) -> Iterator[dict[str, Any]]:
+        token: str | None = None
+        while True:
+            page = self._call(
+                "search",
+                _json(
+                    client.enhanced_search_issues,
+                    jql,
+                    nextPageToken=token,
+                    maxResults=_PAGE,
+                    fields=list(fields),
+                    json_result=True,
+                ),
+            )
+            yield from page.get("issues") or []
+            token = page.get("nextPageToken")
+            if not token or page.get("isLast"):
+                return
+
+    def _ticket(self, raw: dict[str, Any], sprint_field: str | None, wanted: str | None) -> Ticket:
+        fields = raw.get("fields") or {}
+        key = str(raw["key"])
+        return Ticket(
+            key=key,
+            summary=str(fields.get("summary") or ""),
+            type=str((fields.get("issuetype") or {}).get("name") or ""),
+            status=str((fields.get("status") or {}).get("name") or ""),
+            fix_versions=[str(v.get("name")) for v in fields.get("fixVersions") or []],
+            sprint=sprint_name(fields.get(sprint_field) if sprint_field else None, wanted),
+            labels=[str(label) for label in fields.get("labels") or []],
+            url=self.browse_url(key),
+        )
+
+    def list_versions(self, project: str) -> list[VersionRecord]:
+        """The project's fix versions."""
+        versions = self._call("versions", lambda: self._jira().project_versions(project))
+        return [_version(v.raw) for v in versions]
+
+    # --- writes --------------------------------------------------------------------------
+
+    def ensure_status(self, key: str, status: str) -> bool:
+        """Walk the workflow until the ticket is in `status`; False if it already was.
+
+        Jira shows a user only the transitions out of the ticket's current status, so the
+        workflow graph is learnt on the way: each step re-reads the status and its transitions,
+        then takes the first hop of a shortest path to `status` over what is known so far, or,
+        when no known path exists yet, towards the nearest status whose exits are unknown.
+        """
+        if _same(self._call("status", lambda: self._status(key)), status):
+            return False
+        graph: dict[str, dict[str, str]] = {}
+        for _ in range(_MAX_STEPS):
+            if not self._call("transition", lambda: self._step(key, status, graph)):
+                return True
+        raise PermanentError("jira", f"{key} did not reach {status!r} in {_MAX_STEPS} steps")
+
+    def _status(self, key: str) -> str:
+        issue = self._jira().issue(key, fields="status")
+        return str(issue.raw["fields"]["status"]["name"])
+
+    def _step(self, key: str, target: str, graph: dict[str, dict[str, str]]) -> bool:
+        """One hop towards `target`; False when the ticket is already there."""
+        client = self._jira()
+        current = self._status(key)
+        if _same(current, target):
+            return False
+        exits: dict[str, str] = {}
+        for transition in client.transitions(key):
+            to = (transition.get("to") or {}).get("name") or transition.get("name")
+            exits.setdefault(str(to).casefold(), str(transition["id"]))
+        graph[current.casefold()] = exits
+        hop = _first_hop(graph, current.casefold(), target.casefold())
+        if hop is None:
+            raise PermanentError("jira", f"no transition path from {current!r} to {target!r}")
+        client.transition_issue(key, hop)
+        return True
+
+    def ensure_comment(self, key: str, marker: str, body: str) -> bool:
+        """Add `body` unless a comment containing `marker` is already there.
+
+        The marker is appended to the body when the body does not carry it, because the
+        marker is what makes the next call find this comment.
+        """
+        text = body if marker in body else f"{body}\n\n{marker}"
+        posted = False  # set before the POST: a retry that finds the comment found ours
+
+        def find_or_post() -> bool:
+            nonlocal posted
+            client = self._jira()
+            if any(marker in comment for comment in self._comment_bodies(client, key)):
+                return posted
+            posted = True
+            client.add_comment(key, text)
+            return True
+
+        return self._call("comment", find_or_post)
+
+    @staticmethod
+    def _comment_bodies(client: JIRA, key: str) -> Iterator[str]:
+        """Every comment's body, paging until a page brings nothing new."""
+        seen: set[str] = set()
+        start = 0
+        while True:
+            page = client.comments(key, start_at=start, max_results=100)
+            fresh = [c for c in page if str(c.id) not in seen]
+            if not fresh:
+                return
+            for comment in fresh:
+                seen.add(str(comment.id))
+                yield str(comment.raw.get("body") or "")
+            start += len(page)
+
+    def ensure_remote_link(self, key: str, url: str, title: str) -> bool:
+        """Link the ticket to `url` unless that link exists."""
+        linked = False
+
+        def find_or_link() -> bool:
+            nonlocal linked
+            client = self._jira()
+            for link in client.remote_links(key):
+                if (link.raw.get("object") or {}).get("url") == url:
+                    return linked
+            linked = True
+            client.add_simple_link(key, {"url": url, "title": title})
+            return True
+
+        return self._call("remote link", find_or_link)
+
+    def ensure_version_released(self, project: str, name: str, release_date: str) -> bool:
+        """Mark the fix version released unless it already is (NotFound if it does not exist)."""
+        released = False
+
+        def find_or_release() -> bool:
+            nonlocal released
+            for version in self._jira().project_versions(project):
+                if version.raw.get("name") != name:
+                    continue
+                if version.raw.get("released"):
+                    return released
+                released = True
+                version.update(released=True, releaseDate=release_date)
+                return True
+            raise NotFound("jira", f"version {name!r} not found in project {project}", 404)
+
+        return self._call("release version", find_or_release)
+
+
+def sprint_name(value: Any, wanted: str | None = None) -> str | None:
+    """The sprint of a ticket from the Sprint field (dicts, old-style strings, or a list).
+
+    A ticket carried over has several sprints: the one asked for wins, then the active one,
+    then the latest.
+    """
+    items = value if isinstance(value, list) else [] if value is None else [value]
+    sprints: list[tuple[str, str]] = []
+    for item in items:
+        if isinstance(item, dict) and item.get("name"):
+            sprints.append((str(item["name"]), str(item.get("state") or "").casefold()))
+        elif isinstance(item, str):
+            match = _SPRINT_NAME.search(item) or _SPRINT_NAME_SHORT.search(item)
+            state = re.search(r"[\[,]state=([A-Za-z]+)", item)
+            name = match.group(1) if match else item
+            sprints.append((name, state.group(1).casefold() if state else ""))
+    if not sprints:
+        return None
+    for name, _ in sprints:
+        if wanted is not None and _same(name, wanted):
+            return name
+    active = [name for name, state in sprints if state == "active"]
+    return active[0] if active else sprints[-1][0]
+
+
+def _first_hop(graph: dict[str, dict[str, str]], start: str, target: str) -> str | None:
+    """The transition id of the first step of a shortest known path to `target`.
+
+    Without a known path, the first step towards the nearest unexplored status; None when
+    every reachable status is explored and none is `target`.
+    """
+    first: dict[str, str | None] = {start: None}
+    queue = deque([start])
+    frontier: str | None = None
+    while queue:
+        node = queue.popleft()
+        for to, transition_id in graph.get(node, {}).items():
+            if to in first:
+                continue
+            first[to] = first[node] or transition_id
+            if to == target:
+                return first[to]
+            if to not in graph and frontier is None:
+                frontier = first[to]
+            queue.append(to)
+    return frontier
+
+
+def _json(search: Callable[..., Any], *args: Any, **kwargs: Any) -> Callable[[], dict[str, Any]]:
+    """A search call that returns the raw JSON page (`json_result=True` answers a dict)."""
+
+    def run() -> dict[str, Any]:
+        page = search(*args, **kwargs)
+        if not isinstance(page, dict):
+            raise PermanentError("jira", f"unexpected search answer: {type(page).__name__}")
+        return page
+
+    return run
+
+
+def _version(raw: dict[str, Any]) -> VersionRecord:
+    return VersionRecord(
+        id=str(raw.get("id")), name=str(raw.get("name")), released=bool(raw.get("released"))
+    )
+
+
+def _same(a: str, b: str) -> bool:
+    return a.casefold() == b.casefold()
