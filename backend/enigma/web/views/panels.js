@@ -1,0 +1,152 @@
+// Sections of the run page: repositories, tickets, release notes, decisions so far, steps, log.
+
+import { badge, clock, empty, extLink, h, stepName } from "../dom.js";
+import { sanitize } from "../sanitize.js";
+
+const LEG = ["create_release_branch", "merge_feature_branches", "decide_conflict", "open_pull_request", "wait_for_checks", "handle_repo_error"];
+const short = (sha) => (sha ? String(sha).slice(0, 8) : "");
+
+function legSteps(repo, steps) {
+  const mine = steps.filter((s) => s.repo === repo);
+  return h("ol", { class: "leg" }, LEG.map((name) => mine.find((s) => s.step === name)).filter(Boolean).map((s) =>
+    h("li", { class: `leg-step g-${s.status}`, "data-step": s.step, "data-status": s.status, title: s.summary || s.error || s.status },
+      stepName(s.step), s.attempts > 1 ? h("span", { class: "attempts" }, ` ×${s.attempts}`) : null)));
+}
+
+function merges(repo, state, pending) {
+  const done = (state.merge_status || {})[repo] || {};
+  const planned = (state.plan?.repositories || []).find((r) => r.repo === repo)?.branches || [];
+  const names = [...new Set([...planned.map((b) => b.branch), ...Object.keys(done)])];
+  if (!names.length) return empty("No branches to merge.");
+  return h("table", { class: "merges" },
+    h("thead", {}, h("tr", {}, ["Branch", "Ticket", "Merge", "Commit"].map((t) => h("th", { scope: "col" }, t)))),
+    h("tbody", {}, names.map((name) => {
+      const rec = done[name];
+      const plan = planned.find((b) => b.branch === name);
+      const stuck = pending.some((p) => p.kind === "conflict" && p.payload.repo === repo && p.payload.branch === name);
+      const outcome = rec?.outcome || (stuck ? "conflict" : plan?.predicted === "conflict" ? "conflict predicted" : "pending");
+      const bad = outcome === "conflict" || outcome === "skipped" || outcome === "conflict predicted";
+      return h("tr", { class: bad ? "row-conflict" : "", "data-merge": name, "data-outcome": outcome },
+        h("td", { class: "mono" }, name),
+        h("td", {}, rec?.ticket || plan?.ticket || ""),
+        h("td", {}, badge(outcome.replace(" ", "_")), bad && rec?.files?.length ? h("div", { class: "small mono" }, rec.files.join(", ")) : null),
+        h("td", { class: "mono small" }, short(rec?.sha)));
+    })));
+}
+
+/** One card per repository: release branch, merges, pull request, checks, tag. */
+export function repositories(run, state, steps) {
+  const fin = state.finalized || {};
+  return h("div", { class: "repo-grid" }, run.repositories.map((repo) => {
+    const branch = (state.release_branches || {})[repo];
+    const planned = (state.plan?.repositories || []).find((r) => r.repo === repo);
+    const pr = (state.pull_requests || {})[repo];
+    const checks = (state.checks || {})[repo] || [];
+    const outcome = (state.repo_outcomes || {})[repo];
+    const merged = (fin.pull_requests_merged || {})[repo];
+    const tag = (fin.releases || {})[repo];
+    return h("article", { class: "repo", "data-repo": repo }, h("div", { class: "repo-facts" },
+      h("header", { class: "repo-head" }, h("h3", { class: "mono" }, repo), outcome ? badge(outcome) : null),
+      legSteps(repo, steps),
+      h("dl", { class: "kv" },
+        h("dt", {}, "Release branch"),
+        h("dd", { class: "mono" }, branch ? `${branch.name} from ${branch.base_ref} @ ${short(branch.base_sha)}` : planned ? h("span", { class: "muted" }, `${planned.release_branch} (not created yet)`) : "—"),
+        h("dt", {}, "Pull request"),
+        h("dd", {}, pr ? [extLink(pr.html_url, `#${pr.number} ${pr.head} → ${pr.base}`, { "data-pr": repo }), merged ? badge("merged") : null] : h("span", { class: "muted" }, "not opened yet")),
+        h("dt", {}, "Checks"),
+        h("dd", {}, checks.length ? checks.map((c) => h("span", { class: "check-item" }, extLink(c.url, c.name), " ", badge(c.conclusion || c.status))) : h("span", { class: "muted" }, "—")),
+        tag ? [h("dt", {}, "Release"), h("dd", {}, extLink(tag, `v${run.fix_version}`))] : null)),
+      h("div", { class: "repo-merges" }, merges(repo, state, run.pending || [])));
+  }));
+}
+
+/** The fix version's tickets and what became of each. */
+export function tickets(state) {
+  const list = state.jira_tickets || [];
+  if (!list.length) return empty("Tickets appear once they are fetched from Jira.");
+  const where = new Map();
+  for (const repo of state.plan?.repositories || []) {
+    for (const b of repo.branches) where.set(b.ticket, { repo: repo.repo, branch: b.branch });
+  }
+  const noBranch = new Set(state.plan?.tickets_without_branch || []);
+  const excluded = new Set(state.plan?.excluded?.tickets || []);
+  const done = new Set(state.finalized?.tickets || []);
+  const fate = (key) => {
+    if (done.has(key)) return "released";
+    if (excluded.has(key)) return "excluded";
+    if (noBranch.has(key)) return "no_branch";
+    const at = where.get(key);
+    if (!at) return "not_planned";
+    return ((state.merge_status || {})[at.repo] || {})[at.branch]?.outcome || "planned";
+  };
+  return h("div", { class: "table-wrap" }, h("table", { class: "tickets" },
+    h("thead", {}, h("tr", {}, ["Ticket", "Summary", "Type", "Jira status", "Branch", "In this release"].map((t) => h("th", { scope: "col" }, t)))),
+    h("tbody", {}, list.map((t) => {
+      const at = where.get(t.key);
+      const f = fate(t.key);
+      return h("tr", { "data-ticket": t.key, class: f === "conflict" || f === "skipped" || f === "no_branch" ? "row-warn" : "" },
+        h("td", { class: "nowrap" }, extLink(t.url, t.key)),
+        h("td", {}, t.summary),
+        h("td", {}, t.type),
+        h("td", {}, t.status),
+        h("td", { class: "mono small" }, at ? `${at.repo}: ${at.branch}` : "—"),
+        h("td", {}, badge(f)));
+    }))));
+}
+
+/** The release notes page, its HTML sanitized before it reaches the page. */
+export function releaseNotes(state) {
+  const notes = state.release_notes;
+  if (!notes) return empty("Release notes are written after the repositories are ready.");
+  return h("div", {},
+    h("p", { class: "notes-meta" }, extLink(notes.url, notes.title, { "data-notes-link": "" }), h("span", { class: "muted small" }, ` · version ${notes.version} · ${(notes.tickets || []).length} tickets`)),
+    notes.body ? h("div", { class: "notes-body", id: "notes-body" }, sanitize(notes.body)) : empty("The page body is not available."));
+}
+
+/** Who decided what, oldest first. */
+export function approvals(state) {
+  const list = state.approvals || [];
+  if (!list.length) return empty("No decisions yet.");
+  return h("ol", { class: "timeline" }, list.map((a) => h("li", {},
+    h("strong", {}, a.actor), ` chose ${a.action} (${a.kind.replaceAll("_", " ")})`,
+    h("span", { class: "muted small" }, ` · ${new Date(a.at).toLocaleTimeString([], { hour12: false })}`),
+    a.comment ? h("div", { class: "quote" }, a.comment) : null)));
+}
+
+/** Every step (per repository) as a table: the text twin of the graph. */
+export function stepsTable(steps) {
+  if (!steps.length) return empty("No step has started yet.");
+  return h("table", { class: "steps" },
+    h("thead", {}, h("tr", {}, ["Step", "Repository", "Status", "Attempts", "Time", "Result"].map((t) => h("th", { scope: "col" }, t)))),
+    h("tbody", {}, steps.map((s) => h("tr", { "data-step": s.step, "data-repo": s.repo || "" },
+      h("td", {}, stepName(s.step)), h("td", { class: "mono small" }, s.repo || "—"), h("td", {}, badge(s.status)),
+      h("td", { class: "num" }, s.attempts), h("td", { class: "num small" }, s.duration_ms == null ? "" : `${(s.duration_ms / 1000).toFixed(1)} s`),
+      h("td", { class: s.error ? "error-text small" : "small" }, s.error || s.summary || "")))));
+}
+
+function describe(type, e) {
+  const d = e.data || {};
+  if (type === "run.created") return `${e.actor || "someone"} started the run`;
+  if (type === "run.status") return `${String(d.from).replaceAll("_", " ")} → ${String(d.to).replaceAll("_", " ")}${d.reason ? ` (${d.reason})` : ""}`;
+  if (type === "run.finished") return `finished: ${d.outcome}${d.reason ? ` — ${d.reason}` : ""}`;
+  if (type === "decision.requested") return `waiting for ${String(d.kind).replaceAll("_", " ")}: ${(d.choices || []).join(" / ")}`;
+  if (type === "decision.made") return `${e.actor} chose ${d.action}${d.comment ? ` — “${d.comment}”` : ""}`;
+  if (type.startsWith("step.")) {
+    const what = `${stepName(e.step || "")}${e.repo ? ` [${e.repo}]` : ""}`;
+    if (type === "step.started") return `${what} started${d.attempt > 1 ? ` (attempt ${d.attempt})` : ""}`;
+    if (type === "step.failed") return `${what} failed: ${d.error || ""}`;
+    if (type === "step.waiting") return `${what} waits for ${(d.waiting_for || []).join(", ").replaceAll("_", " ")}`;
+    return `${what}: ${d.summary || "done"}`;
+  }
+  return `${e.actor ? `${e.actor}: ` : ""}${JSON.stringify(d).slice(0, 160)}`;
+}
+
+/** A log entry for one streamed event. */
+export function logEntry(type, e) {
+  const level = type === "step.failed" || (type === "run.finished" && e.data?.outcome !== "succeeded") ? "bad"
+    : type.startsWith("decision.") || type === "step.waiting" ? "ask" : type === "step.finished" ? "ok" : "";
+  return h("li", { class: `log-${level}`, "data-event": type, "data-id": e.id },
+    h("time", { class: "mono small muted" }, e.at ? clock(e.at) : ""),
+    h("span", { class: "log-type small" }, type),
+    h("span", { class: "log-text" }, describe(type, e)));
+}

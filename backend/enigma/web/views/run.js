@@ -1,0 +1,202 @@
+// The run page: sticky header with controls, pending decisions first, graph, details, live log.
+
+import { api, may, stream } from "../api.js";
+import { badge, duration, h, replace, section, when } from "../dom.js";
+import { decisionPanel, sortPending } from "./decision.js";
+import { renderGraph } from "./graph.js";
+import { approvals, logEntry, releaseNotes, repositories, stepsTable, tickets } from "./panels.js";
+
+const TERMINAL = new Set(["succeeded", "cancelled"]);
+const MAX_LOG = 500;
+
+let graphCache = null;
+
+function controls(run, ctx, act) {
+  const roles = ctx.config.roles;
+  const out = [];
+  if (may(roles, "pause") && (run.status === "running" || run.status === "queued")) {
+    out.push(h("button", { type: "button", class: "btn", "data-action": "pause", onclick: () => act("pause") }, "Pause"));
+  }
+  if (may(roles, "resume") && (run.status === "paused" || run.status === "failed")) {
+    out.push(h("button", { type: "button", class: "btn primary", "data-action": "resume", onclick: () => act("resume") }, "Resume"));
+  }
+  if (may(roles, "cancel") && !TERMINAL.has(run.status)) {
+    out.push(h("button", { type: "button", class: "btn danger-outline", "data-action": "cancel", onclick: () => {
+      if (window.confirm(`Cancel the release ${run.fix_version} run? In-flight work is abandoned and the run cannot continue.`)) act("cancel");
+    } }, "Cancel run"));
+  }
+  return out;
+}
+
+function banner(run) {
+  if (run.status === "failed" && !run.pending.length) {
+    return h("section", { class: "card banner banner-bad", role: "alert", "data-banner": "failed" },
+      h("h2", {}, "The run failed"),
+      h("p", { class: "error-text" }, run.error || "A step failed."),
+      h("p", {}, h("strong", {}, "What to do: "), "fix the cause, then ", h("strong", {}, "Resume"), " to continue from the last checkpoint, or ", h("strong", {}, "Cancel run"), " to end it."));
+  }
+  if (run.status === "paused") {
+    return h("section", { class: "card banner", "data-banner": "paused" }, h("p", {}, "The run is paused at a step boundary. ", h("strong", {}, "Resume"), " continues where it stopped."));
+  }
+  if (run.status === "succeeded") {
+    return h("section", { class: "card banner banner-ok", "data-banner": "succeeded" }, h("p", {}, `Release ${run.fix_version} is out. Finished ${when(run.finished_at)}.`));
+  }
+  if (run.status === "cancelled") {
+    return h("section", { class: "card banner", "data-banner": "cancelled" }, h("p", {}, `The run was cancelled${run.outcome ? ` (${run.outcome})` : ""}.`));
+  }
+  return null;
+}
+
+/** Render one run into `root` and keep it live; returns {destroy}. */
+export function runView(root, ctx, runId) {
+  document.title = "Run · Enigma";
+  const slots = {
+    head: h("div", { class: "run-head-info" }), controls: h("div", { class: "run-controls" }),
+    banner: h("div"), decisions: h("div", { class: "decisions", id: "decisions" }),
+    graph: h("div"), repos: h("div"), tickets: h("div"), notes: h("div"), approvals: h("div"), steps: h("div"),
+  };
+  const log = h("ol", { class: "log", id: "event-log", "aria-live": "off" });
+  const live = h("span", { class: "live", "data-live": "connecting", role: "status" }, "Connecting…");
+  const elapsed = h("span", { class: "elapsed mono", id: "elapsed" });
+  const actionError = h("p", { class: "form-error", role: "alert" });
+  replace(root, h("div", { class: "run-page" },
+    h("header", { class: "run-head", id: "run-head" },
+      h("div", { class: "run-head-inner" }, slots.head, slots.controls), h("div", { class: "run-head-side" }, live), actionError),
+    slots.banner, slots.decisions,
+    section("Workflow", slots.graph, { id: "graph" }),
+    h("div", { class: "run-grid" },
+      h("div", { class: "run-main" },
+        section("Repositories", slots.repos, { id: "repos" }),
+        section("Tickets", slots.tickets, { id: "tickets" }),
+        section("Release notes", slots.notes, { id: "notes" }),
+        section("Decisions", slots.approvals, { id: "approvals" }),
+        h("details", { class: "card steps-details" }, h("summary", {}, h("h2", {}, "All steps")), slots.steps)),
+      h("aside", { class: "run-side" }, section("Event log", log, { id: "log", actions: h("span", { class: "muted small", id: "log-count" }) })))));
+
+  const memo = {};
+  function put(slot, key, build) {
+    if (memo[slot] === key) return;
+    memo[slot] = key;
+    const hadFocus = slots[slot].contains(document.activeElement);
+    replace(slots[slot], build());
+    // Keyboard users keep their place: the next decision, or else the run's title.
+    if (hadFocus) (slots[slot].querySelector("h2[tabindex]") || root.querySelector(".run-title h1"))?.focus();
+  }
+
+  let run = null;
+  let detail = null;
+  function render() {
+    const state = detail.state || {};
+    const steps = detail.steps || [];
+    document.title = `${run.fix_version} · ${run.status.replaceAll("_", " ")} · Enigma`;
+    put("head", JSON.stringify([run.status, run.current_step, run.finished_at]), () => [
+      h("div", { class: "run-title" },
+        h("a", { href: "#/", class: "back" }, "← Runs"),
+        h("h1", { tabindex: -1 }, `Release ${run.fix_version}`),
+        h("span", { id: "run-status" }, badge(run.status)),
+        run.dry_run ? h("span", { class: "tag" }, "dry run") : null),
+      h("div", { class: "run-meta" },
+        h("span", {}, run.release_type), h("span", {}, `started by ${run.actor}`),
+        h("span", {}, `${run.repositories.length} repositor${run.repositories.length === 1 ? "y" : "ies"}`),
+        run.sprint_name ? h("span", {}, run.sprint_name) : null,
+        h("span", {}, "elapsed ", elapsed),
+        run.current_step && !TERMINAL.has(run.status) ? h("span", {}, `at ${run.current_step.replaceAll("_", " ")}`) : null,
+        h("span", { class: "mono muted" }, run.id)),
+    ]);
+    // Keyed on the status alone, so a focused button survives the run's progress events.
+    put("controls", JSON.stringify([run.status, ctx.config.roles]), () => controls(run, ctx, act));
+    tick();
+    put("banner", JSON.stringify([run.status, run.error]), () => banner(run));
+    const pending = sortPending(run.pending);
+    put("decisions", JSON.stringify([pending.map((p) => p.interrupt_id), ctx.config.roles]), () =>
+      pending.map((p) => decisionPanel(p, run, state, ctx, refresh)));
+    put("graph", JSON.stringify([steps, run.status]), () => renderGraph(graphCache, run, steps));
+    put("repos", JSON.stringify([run.pending, state.release_branches, state.merge_status, state.pull_requests, state.checks, state.repo_outcomes, state.finalized, state.plan, steps]), () => repositories(run, state, steps));
+    put("tickets", JSON.stringify([state.jira_tickets, state.plan, state.merge_status, state.finalized]), () => tickets(state));
+    put("notes", JSON.stringify(state.release_notes || null), () => releaseNotes(state));
+    put("approvals", JSON.stringify(state.approvals || []), () => approvals(state));
+    put("steps", JSON.stringify(steps), () => stepsTable(steps));
+  }
+
+  function tick() {
+    if (!run) return;
+    const end = run.finished_at || Date.now() / 1000;
+    elapsed.textContent = duration(end - run.created_at);
+  }
+
+  async function act(command) {
+    actionError.textContent = "";
+    try {
+      await api(`/api/runs/${encodeURIComponent(runId)}/${command}`, { method: "POST" });
+      refresh();
+    } catch (exc) {
+      actionError.textContent = exc.message;
+    }
+  }
+
+  // The graph's shape never changes while the page is open: fetch it once.
+  const graphReady = graphCache
+    ? Promise.resolve()
+    : api("/api/graph").then((g) => { graphCache = g; }, () => { graphCache = { nodes: [], edges: [] }; });
+  let inflight = null;
+  let again = false;
+  async function load() {
+    if (inflight) {
+      again = true;
+      return;
+    }
+    inflight = graphReady.then(() => api(`/api/runs/${encodeURIComponent(runId)}`));
+    try {
+      detail = await inflight;
+      run = detail;
+      render();
+    } catch (exc) {
+      if (!run) {
+        replace(root, h("section", { class: "card narrow" }, h("h1", {}, "Run not available"),
+          h("p", { class: "error", role: "alert" }, exc.message), h("a", { href: "#/", class: "btn" }, "Back to runs")));
+        stop();
+      } else {
+        actionError.textContent = exc.message;
+      }
+    } finally {
+      inflight = null;
+    }
+    if (again) {
+      again = false;
+      load();
+    }
+  }
+  let timer = null;
+  function refresh() {
+    clearTimeout(timer);
+    timer = setTimeout(load, 120);
+  }
+
+  const ticker = setInterval(tick, 1000);
+  let count = 0;
+  const events = stream(`/api/runs/${encodeURIComponent(runId)}/events`, {
+    onEvent: (type, e) => {
+      if (type === "shutdown") return;
+      if (log.firstChild?.classList?.contains("empty")) log.replaceChildren();
+      log.prepend(logEntry(type, e));
+      while (log.children.length > MAX_LOG) log.lastChild.remove();
+      count += 1;
+      root.querySelector("#log-count").textContent = `${count} event${count === 1 ? "" : "s"}`;
+      refresh();
+    },
+    onState: (state) => {
+      live.dataset.live = state;
+      live.textContent = state === "live" ? "Live" : "Reconnecting…";
+    },
+  });
+  log.append(h("li", { class: "empty muted" }, "Waiting for events…"));
+
+  function stop() {
+    clearInterval(ticker);
+    clearTimeout(timer);
+    events.close();
+  }
+
+  load();
+  return { destroy: stop };
+}

@@ -1,0 +1,203 @@
+"""The web page in a real browser: a release from the form to "succeeded", and a viewer."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import expect
+
+from tests.e2e.conftest import Server
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+CONFLICTING = "feature/ENG-106-burst-limiter"
+
+
+def sign_in(page: Any, server: Server, token: str) -> None:
+    """Open / (redirected to the page) and enter the token on the sign-in form."""
+    page.goto(f"{server.url}/")
+    expect(page.get_by_role("heading", name="Sign in to Enigma")).to_be_visible()
+    page.get_by_label("API token").fill(token)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Release runs")).to_be_visible()
+
+
+def shoot(page: Any, path: Path) -> None:
+    """A full-page screenshot from the top (so the sticky header sits where it belongs)."""
+    page.evaluate("window.scrollTo(0, 0)")
+    page.screenshot(path=str(path), full_page=True)
+
+
+def node(page: Any, node_id: str) -> Any:
+    """A node of the drawn workflow graph."""
+    return page.locator(f'svg.graph [data-node="{node_id}"]')
+
+
+def test_release_from_form_to_succeeded(page: Any, server: Server, artifacts: Path) -> None:
+    sign_in(page, server, "t-alice")
+    page.get_by_role("link", name="New run").click()
+
+    # The form offers what the configuration and Jira know; the API's 422 shows inline.
+    boxes = page.locator('input[name="repositories"]')
+    expect(boxes).to_have_count(3)
+    for i in range(3):
+        expect(boxes.nth(i)).to_be_checked()
+    page.get_by_label("Fix version").fill("2.4")
+    page.get_by_role("button", name="Start run").click()
+    expect(page.locator("#fix_version-error")).to_contain_text("is not a version like 2.4.0")
+    page.locator('button[data-version="2.4.0"]').click()
+    expect(page.get_by_label("Fix version")).to_have_value("2.4.0")
+    page.get_by_role("button", name="Start run").click()
+
+    # The run page: the plan waits on top, with the predicted conflict and the gaps.
+    expect(page).to_have_url(re.compile(r"#/runs/run-[0-9a-f]+$"))
+    page.evaluate("window.__sameDocument = true")
+    plan = page.locator('[data-decision="plan_approval"]')
+    expect(plan).to_be_visible(timeout=60_000)
+    expect(plan.locator(f'tr[data-branch="payments-api:{CONFLICTING}"]')).to_have_class(
+        re.compile("row-conflict")
+    )
+    expect(plan.locator("#tickets-without-branch")).to_contain_text("ENG-110")
+    expect(plan.locator("#branches-without-ticket")).to_contain_text(
+        "payments-api:feature/cache-warmup"
+    )
+    expect(page.locator("#run-status")).to_contain_text("waiting for approval")
+    expect(node(page, "approve_plan")).to_have_attribute("data-status", "waiting")
+    expect(node(page, "release_repository:create_release_branch")).to_have_attribute(
+        "data-status", "pending"
+    )
+    shoot(page, artifacts / "run-page-plan.png")
+
+    plan.get_by_label("Comment").fill("plan looks right")
+    plan.locator('button[data-action="approve"]').click()
+
+    # Steps change while we watch, without a reload; the conflict comes up as a decision.
+    expect(node(page, "release_repository:create_release_branch")).to_have_attribute(
+        "data-status", "done", timeout=60_000
+    )
+    conflict = page.locator('[data-decision="conflict"]')
+    expect(conflict).to_be_visible(timeout=60_000)
+    expect(conflict).to_contain_text(CONFLICTING)
+    expect(conflict).to_contain_text("config/limits.toml")
+    merge_row = page.locator(f'.repo[data-repo="payments-api"] tr[data-merge="{CONFLICTING}"]')
+    expect(merge_row).to_have_attribute("data-outcome", "conflict")
+    expect(merge_row).to_have_class(re.compile("row-conflict"))
+    conflict.locator('button[data-action="skip"]').click()
+
+    release = page.locator('[data-decision="release_approval"]')
+    expect(release).to_be_visible(timeout=60_000)
+    expect(release).to_contain_text("Left out of this release")
+    release.locator('button[data-action="approve"]').click()
+
+    expect(page.locator('#run-status [data-status="succeeded"]')).to_be_visible(timeout=60_000)
+    expect(node(page, "__end__")).to_have_attribute("data-status", "done")
+    assert page.evaluate("window.__sameDocument") is True, "the page reloaded"
+    expect(page.locator('#event-log li[data-event="run.finished"]')).to_have_count(1)
+    expect(page.locator('.repo[data-repo="payments-api"]')).to_contain_text("skipped")
+    expect(page.locator('#notes-body a[href*="/jira/browse/ENG-101"]')).to_have_count(1)
+    expect(page.locator("#notes-body script, #notes-body [onclick]")).to_have_count(0)
+    expect(page.locator("[data-decision]")).to_have_count(0)
+
+    links = page.locator(".repo a[data-pr]")
+    expect(links).to_have_count(3)
+    hrefs = [links.nth(i).get_attribute("href") for i in range(3)]
+    assert all(re.search(r"/github/acme/[\w-]+/pull/1$", h or "") for h in hrefs), hrefs
+    assert all(links.nth(i).get_attribute("target") == "_blank" for i in range(3))
+    shoot(page, artifacts / "run-page.png")
+
+    # The links work: each pull request page answers, and opens from the page in a new tab.
+    statuses = {href: httpx.get(href, timeout=10).status_code for href in hrefs if href}
+    assert set(statuses.values()) == {200}, statuses
+    with page.context.expect_page() as opened:
+        links.first.click()
+    pr_page = opened.value
+    pr_page.wait_for_load_state()
+    assert pr_page.url == hrefs[0]
+    expect(pr_page.locator("body")).to_contain_text("release/2.4.0")
+    pr_page.close()
+
+    page.get_by_role("link", name="← Runs").click()
+    row = page.locator("table.runs tbody tr").first
+    expect(row).to_contain_text("succeeded")
+    expect(row).to_contain_text("alice")
+    shoot(page, artifacts / "runs-list.png")
+
+
+def test_viewer_sees_no_controls_and_cannot_start(
+    page: Any, server: Server, artifacts: Path
+) -> None:
+    sign_in(page, server, "t-val")
+    expect(page.locator("#user-roles")).to_have_text("viewer")
+    expect(page.get_by_role("link", name="New run")).to_have_count(0)
+    expect(page.locator(".live")).to_have_text("Live")
+
+    # A run someone else starts shows up in the open list by itself (the list's SSE stream).
+    with server.client("t-alice") as alice:
+        started = alice.post(
+            "/api/runs", json={"fix_version": "2.5.0", "repositories": ["web-app"]}
+        )
+        assert started.status_code == 201, started.text
+        run_id = started.json()["id"]
+    try:
+        row = page.locator(f'tr[data-run="{run_id}"]')
+        expect(row).to_contain_text("Needs plan approval", timeout=60_000)
+        expect(page.locator("button[data-action]")).to_have_count(0)
+        shoot(page, artifacts / "viewer-runs-list.png")
+
+        page.goto(f"{server.url}/ui/#/new")
+        expect(page.locator("#not-allowed")).to_contain_text("may not start runs")
+        expect(page.get_by_role("button", name="Start run")).to_have_count(0)
+        refused = page.evaluate(
+            """async () => {
+                const r = await fetch('/api/runs', {method: 'POST', headers: {
+                    'Authorization': 'Bearer ' + localStorage.getItem('enigma.token'),
+                    'Content-Type': 'application/json'},
+                    body: JSON.stringify({fix_version: '2.5.0', repositories: ['web-app']})});
+                return {status: r.status, body: await r.json()};
+            }"""
+        )
+        assert refused["status"] == 403
+        assert "val (viewer) may not operate" in refused["body"]["detail"]
+
+        page.goto(f"{server.url}/ui/#/runs/{run_id}")
+        plan = page.locator('[data-decision="plan_approval"]')
+        expect(plan).to_be_visible(timeout=60_000)
+        expect(plan.locator("[data-no-actions]")).to_contain_text("can follow the run but not act")
+        expect(
+            page.locator("button[data-action], input[data-exclude], #decisions textarea")
+        ).to_have_count(0)
+        expect(page.locator("#run-head button")).to_have_count(0)
+        expect(node(page, "approve_plan")).to_have_attribute("data-status", "waiting")
+        shoot(page, artifacts / "viewer-run-page.png")
+    finally:
+        with server.client("t-alice") as alice:
+            alice.post(f"/api/runs/{run_id}/cancel")
+    with server.client("t-alice") as alice:
+        assert alice.get(f"/api/runs/{run_id}").json()["status"] == "cancelled"
+
+
+def test_release_notes_html_is_sanitized(page: Any, server: Server) -> None:
+    page.goto(f"{server.url}/ui/")
+    cleaned = page.evaluate(
+        """async () => {
+            const { sanitize } = await import('/ui/sanitize.js');
+            const box = document.createElement('div');
+            box.append(sanitize('<p onclick="window.__pwned=1">Hi '
+                + '<a href="javascript:window.__pwned=1">bad</a> '
+                + '<a href="https://example.org/x">ok</a><img src=x onerror="window.__pwned=1">'
+                + '<script>window.__pwned=1</script><style>body{display:none}</style>'
+                + '<b>bold</b></p>'));
+            document.body.append(box);
+            await new Promise((r) => setTimeout(r, 100));
+            return {html: box.innerHTML, pwned: window.__pwned === 1};
+        }"""
+    )
+    assert cleaned["pwned"] is False
+    assert cleaned["html"] == (
+        '<p>Hi <a>bad</a> <a href="https://example.org/x" target="_blank" '
+        'rel="noopener noreferrer nofollow">ok</a><b>bold</b></p>'
+    )
