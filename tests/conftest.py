@@ -37,6 +37,30 @@ def sandbox_factory(tmp_path: Path) -> Iterator[SandboxFactory]:
         server.stop()
 
 
+PG_DSN = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+@pytest.fixture
+def pg_schema() -> Iterator[str]:
+    """A fresh PostgreSQL schema for one test, dropped afterwards."""
+    import uuid
+
+    import psycopg
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    try:
+        conn = psycopg.connect(PG_DSN, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as exc:
+        pytest.fail(
+            f"PostgreSQL at {PG_DSN} is not reachable ({exc}); start it with "
+            "`pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`"
+        )
+    with conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+        yield schema
+        conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
 @pytest.fixture
 def sandbox(sandbox_factory: SandboxFactory) -> SandboxServer:
     """All three peers, seeded, on a free port."""

@@ -8,6 +8,7 @@ reuses it instead of starting a second one over the same files.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -23,11 +24,11 @@ from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from enigma.context import Clients, Context
 from enigma.graph import build_graph
 from enigma.runs.manager import RunManager
-from enigma.runs.store import SqliteRunStore
+from enigma.runs.store import RunStore, SqliteRunStore
 from enigma.sandbox.server import SandboxServer, SandboxUrls
 from enigma.settings import Settings
 
-__all__ = ["Runtime", "ensure_sandbox", "open_runtime", "read_sandbox_endpoint"]
+__all__ = ["Runtime", "ensure_sandbox", "open_runtime", "open_store", "read_sandbox_endpoint"]
 
 
 @dataclass
@@ -50,14 +51,31 @@ def read_sandbox_endpoint(data_dir: Path) -> SandboxUrls | None:
         raw = json.loads(path.read_text())
         token = (data_dir / "sandbox" / "token").read_text().strip()
         urls = SandboxUrls(token=token, **raw)
-        ok = requests.get(f"{urls.admin}/_sandbox/faults", timeout=1).ok
-    except (OSError, ValueError, TypeError, requests.RequestException):
+    except (OSError, ValueError, TypeError):
         return None
-    return urls if ok else None
+    return urls if _answers(urls) else None
+
+
+def _answers(urls: SandboxUrls) -> bool:
+    try:
+        return requests.get(f"{urls.admin}/_sandbox/faults", timeout=2).ok
+    except requests.RequestException:
+        return False
 
 
 def ensure_sandbox(settings: Settings) -> tuple[SandboxUrls, SandboxServer | None]:
-    """Reuse a live sandbox on this data directory, or start one in this process."""
+    """Use the sandbox the settings name, a live one on this data directory, or start one."""
+    if settings.sandbox_port and settings.sandbox_token is not None:
+        root = f"http://{settings.sandbox_host}:{settings.sandbox_port}"
+        named = SandboxUrls(
+            jira=f"{root}/jira",
+            github=f"{root}/github/api/v3",
+            confluence=f"{root}/confluence",
+            token=settings.sandbox_token.get_secret_value(),
+            admin=root,
+        )
+        if _answers(named):
+            return named, None
     found = read_sandbox_endpoint(settings.data_dir)
     if found is not None:
         return found, None
@@ -83,6 +101,20 @@ def write_endpoint(data_dir: Path, urls: SandboxUrls) -> None:
         "admin": urls.admin,
     }
     path.write_text(json.dumps(body))
+
+
+def open_store(settings: Settings) -> RunStore:
+    """The run store the settings point at (for read-only commands such as `enigma runs`)."""
+    if settings.database_url is not None:
+        from enigma.runs.pg_store import PgRunStore
+
+        return PgRunStore(
+            settings.database_url.get_secret_value(),
+            "reader",
+            schema=settings.database_schema,
+            max_size=2,
+        )
+    return SqliteRunStore(settings.data_dir / "runs.sqlite3")
 
 
 def sandbox_repositories(seed: dict[str, Any]) -> list[str]:
@@ -170,12 +202,17 @@ async def _postgres_manager(
     import socket
     import uuid
 
+    import psycopg
     from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
     from psycopg.rows import dict_row
     from psycopg_pool import AsyncConnectionPool
 
     from enigma.runs.cluster import ClusterRunManager
-    from enigma.runs.pg_store import MIGRATION_LOCK, PgRunStore
+    from enigma.runs.pg_store import (
+        PgRunStore,
+        acquire_migration_lock,
+        release_migration_lock,
+    )
 
     assert settings.database_url is not None
     dsn = settings.database_url.get_secret_value()
@@ -197,12 +234,13 @@ async def _postgres_manager(
     )
     await pool.open()
     saver = AsyncPostgresSaver(pool)
-    async with pool.connection() as conn:  # the saver's own migrations, one process at a time
-        await conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK,))
+    # the saver's own migrations, one process at a time (see acquire_migration_lock)
+    with psycopg.connect(dsn, autocommit=True, options=search_path) as lock_conn:
+        await asyncio.to_thread(acquire_migration_lock, lock_conn)
         try:
             await saver.setup()
         finally:
-            await conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK,))
+            release_migration_lock(lock_conn)
     manager = ClusterRunManager(
         build_graph(saver),
         store,

@@ -84,7 +84,7 @@ def run(
             policy = PolicyModel(auto_approve=True, on_conflict="skip", on_check_failure="abort", on_error="abort") if auto_approve else PolicyModel()
             try:
                 request = RunRequest(
-                    fix_version=version, repositories=repositories, release_type=release_type,  # type: ignore[arg-type]
+                    fix_version=version, repositories=repositories, release_type=release_type,
                     sprint_name=sprint, dry_run=dry_run, policy=policy,
                 )
             except ValidationError as exc:
@@ -145,10 +145,10 @@ def list_runs(
     """List runs, newest first."""
     from rich.table import Table
 
-    from enigma.runs.store import SqliteRunStore
+    from enigma.bootstrap import open_store
 
-    store = SqliteRunStore(Settings().data_dir / "runs.sqlite3")
-    runs, total = store.list(status, None, 100, 0)
+    store = open_store(Settings())
+    runs, total = store.list_runs(status, None, 100, 0)
     if as_json:
         print(json.dumps([r.model_dump() for r in runs]))
         return
@@ -163,15 +163,15 @@ def list_runs(
 def show(run_id: str, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """One run: status, pending decision, state summary and events."""
     from enigma.cli_follow import read_summary
-    from enigma.runs.store import SqliteRunStore
+    from enigma.bootstrap import open_store
 
     settings = Settings()
-    store = SqliteRunStore(settings.data_dir / "runs.sqlite3")
+    store = open_store(settings)
     run = store.get(run_id)
     if run is None:
         console.print(f"[red]error:[/] no run {run_id}; `enigma runs` lists them")
         raise typer.Exit(2)
-    summary = read_summary(settings.data_dir, run_id)
+    summary = read_summary(settings, run_id)
     events = store.events(run_id)
     if as_json:
         print(json.dumps({"run": run.model_dump(), "state": summary, "events": [e.model_dump() for e in events]}, default=str))
@@ -187,15 +187,49 @@ def show(run_id: str, as_json: Annotated[bool, typer.Option("--json")] = False) 
 
 @app.command()
 def serve(
-    host: Annotated[str, typer.Option()] = "127.0.0.1",
-    port: Annotated[int, typer.Option()] = 8400,
+    host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port (0 picks a free one)")] = 8400,
 ) -> None:
-    """Serve the REST API, SSE streams and the web page (starts the sandbox if nothing is configured)."""
-    import uvicorn
+    """Serve the REST API, SSE streams and the web page (with the sandbox if nothing is set).
 
-    from enigma.api.app import create_app
+    Prints the URL, the demo token (when no ENIGMA_API_TOKENS are set) and how to start a run.
+    """
+    from enigma.cli_serve import serve as run_server
 
-    uvicorn.run(create_app(Settings()), host=host, port=port, log_level="info", timeout_graceful_shutdown=10)
+    run_server(Settings(), host, port)
+
+
+@app.command()
+def studio(
+    port: Annotated[int, typer.Option(help="Port for langgraph dev (0 picks a free one)")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON line of URLs")] = False,
+) -> None:
+    """LangGraph Studio: `langgraph dev` against the sandbox (or the configured services)."""
+    from enigma.studio import StudioError, start_studio
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    settings = Settings()
+    try:
+        running = start_studio(settings, port=port, stop=stop)
+    except StudioError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from None
+    urls = {
+        "studio": running.studio_url,
+        "api": running.api_url,
+        "docs": f"{running.api_url}/docs",
+        "sandbox": running.sandbox_urls.admin if running.sandbox_urls else None,
+        "threads": str(running.data_dir / "studio" / ".langgraph_api"),
+    }
+    if as_json:
+        print(json.dumps(urls), flush=True)
+    else:
+        for name, url in urls.items():
+            print(f"{name:>8}: {url or 'configured services (ENIGMA_*)'}", flush=True)
+        console.print("Open the studio URL in a browser; Ctrl-C stops the server and the sandbox.")
+    raise typer.Exit(running.wait(stop))
 
 
 def _fail_validation(exc: ValidationError) -> Any:

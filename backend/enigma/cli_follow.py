@@ -8,9 +8,9 @@ import json
 import signal
 import sqlite3
 import sys
-from pathlib import Path
 from typing import Any
 
+from langchain_core.runnables import RunnableConfig
 from rich.console import Console
 from rich.prompt import Prompt
 from rich.table import Table
@@ -18,6 +18,7 @@ from rich.table import Table
 from enigma.bootstrap import Runtime
 from enigma.runs.manager import build_snapshot_summary
 from enigma.runs.models import EventRecord, PendingDecision, RunRecord
+from enigma.settings import Settings
 
 __all__ = ["earliest_unreleased", "follow", "read_summary"]
 
@@ -37,18 +38,31 @@ def earliest_unreleased(rt: Runtime) -> str:
     return open_versions[0]
 
 
-def read_summary(data_dir: Path, run_id: str) -> dict[str, Any]:
-    """The run's last checkpointed state, read with a plain SQLite saver (no clients needed)."""
-    from langgraph.checkpoint.sqlite import SqliteSaver
-
+def read_summary(settings: Settings, run_id: str) -> dict[str, Any]:
+    """The run's last checkpointed state, read with a synchronous saver (no clients needed)."""
     from enigma.graph import build_graph
 
-    path = data_dir / "checkpoints.sqlite3"
+    config = RunnableConfig(configurable={"thread_id": run_id})
+    if settings.database_url is not None:
+        import psycopg
+        from langgraph.checkpoint.postgres import PostgresSaver
+        from psycopg.rows import dict_row
+
+        schema = settings.database_schema
+        with psycopg.connect(
+            settings.database_url.get_secret_value(), autocommit=True, prepare_threshold=0,
+            row_factory=dict_row, options=f"-c search_path={schema}" if schema else "",
+        ) as pg:
+            snapshot = build_graph(PostgresSaver(pg)).get_state(config)
+            return build_snapshot_summary(dict(snapshot.values))
+    from langgraph.checkpoint.sqlite import SqliteSaver
+
+    path = settings.data_dir / "checkpoints.sqlite3"
     if not path.exists():
         return {}
     conn = sqlite3.connect(path, check_same_thread=False)
     try:
-        snapshot = build_graph(SqliteSaver(conn)).get_state({"configurable": {"thread_id": run_id}})
+        snapshot = build_graph(SqliteSaver(conn)).get_state(config)
         return build_snapshot_summary(dict(snapshot.values))
     finally:
         conn.close()

@@ -20,6 +20,7 @@ processes starting at once apply each exactly once.
 from __future__ import annotations
 
 import json
+import random
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -32,7 +33,14 @@ from psycopg_pool import ConnectionPool
 from enigma.runs.models import TRANSITIONS, EventRecord, PendingDecision, RunRecord
 from enigma.runs.store import IllegalTransition, RunStore
 
-__all__ = ["MIGRATIONS", "LeaseLost", "PgRunStore", "migrate"]
+__all__ = [
+    "MIGRATIONS",
+    "LeaseLost",
+    "PgRunStore",
+    "acquire_migration_lock",
+    "migrate",
+    "release_migration_lock",
+]
 
 MIGRATION_LOCK = 7_340_001
 EVENT_LOCK = 7_340_002
@@ -90,10 +98,33 @@ class LeaseLost(Exception):
     """Another worker holds this run now; the holder of an older fence must stop."""
 
 
+def acquire_migration_lock(conn: psycopg.Connection[Any], timeout: float = 120.0) -> None:
+    """Take the migration lock by polling `pg_try_advisory_lock`.
+
+    Not `pg_advisory_lock`: a session blocked in that statement holds a snapshot, and
+    LangGraph's checkpoint migrations run `CREATE INDEX CONCURRENTLY`, which waits for every
+    older snapshot: the lock holder would wait for the waiter forever (seen with three workers
+    starting at once).
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        row = conn.execute("SELECT pg_try_advisory_lock(%s)", (MIGRATION_LOCK,)).fetchone()
+        if row and row[0]:
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError("another Enigma process holds the migration lock")
+        time.sleep(0.05 + random.random() * 0.1)
+
+
+def release_migration_lock(conn: psycopg.Connection[Any]) -> None:
+    """Give the migration lock back."""
+    conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK,))
+
+
 def migrate(conn: psycopg.Connection[Any]) -> int:
-    """Apply missing migrations under an advisory lock; returns the schema version."""
+    """Apply missing migrations under the migration lock; returns the schema version."""
     with conn.cursor() as cur:
-        cur.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK,))
+        acquire_migration_lock(conn)
         try:
             cur.execute(
                 "CREATE TABLE IF NOT EXISTS enigma_schema_migrations "
@@ -112,7 +143,7 @@ def migrate(conn: psycopg.Connection[Any]) -> int:
                     )
                 current = version
         finally:
-            cur.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK,))
+            release_migration_lock(conn)
     return current
 
 
