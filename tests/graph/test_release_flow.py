@@ -58,10 +58,11 @@ def test_full_release_does_each_effect_once(release: Release) -> None:
 
 
 def test_second_run_of_the_same_version_changes_nothing(release: Release, tmp_path: Path) -> None:
-    _full_release(release)
+    release.start(policy={"auto_approve": True, "on_conflict": "skip", "on_check_failure": "abort", "on_error": "abort", "auto_retries": 2})
     before = len(release.effects())
     again = Release(release.server, tmp_path / "again", thread="run-again")
-    again.start(workflow_id="run-again", policy={"auto_approve": True, "on_conflict": "skip", "on_check_failure": "abort", "on_error": "abort", "auto_retries": 2})
+    final = again.start(workflow_id="run-again", policy={"auto_approve": True, "on_conflict": "skip", "on_check_failure": "abort", "on_error": "abort", "auto_retries": 2})
+    assert final["outcome"] == "succeeded", final.get("outcome_reason")
     new = release.effects()[before:]
     # only the second run's own ticket comments are new: branches, merges, PRs, releases exist
     assert {e["kind"] for e in new} <= {"comment"}
@@ -154,3 +155,17 @@ def test_hostile_sprint_is_a_literal(release: Release) -> None:
 
 
 assert REPOS
+
+
+def test_concurrent_runs_of_one_version_share_branches_and_prs(release: Release, tmp_path: Path) -> None:
+    """Two releases of 2.4.0 interleaved: the second finds the first's merged PRs and releases."""
+    auto = {"auto_approve": True, "on_conflict": "skip", "on_check_failure": "abort",
+            "on_error": "abort", "auto_retries": 2}
+    other = Release(release.server, tmp_path / "other", thread="run-other")
+    other.start(workflow_id="run-other", policy={**auto, "auto_approve": False})  # plan only
+    release.start(policy=auto)  # the first run releases everything
+    other.answer("plan_approval", "approve")
+    final = other.answer("release_approval", "approve")
+    assert final["outcome"] == "succeeded", final.get("outcome_reason")
+    assert final["pull_requests"]["web-app"]["merged"] is True
+    release.assert_no_duplicate_effects()

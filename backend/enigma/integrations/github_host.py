@@ -118,7 +118,9 @@ class GitHubHost:
 
         GitHub answers 204 when `base` already contains `head`: that is outcome `already`.
         Re-merging is harmless, so the request itself is the check; a retry after a lost
-        answer gets 204 and reports `merged` (this call did merge) with the branch's sha.
+        answer gets 204 and reports `merged` (this call did merge). Either way the sha is the
+        merge commit that brought `head` into `base`, found with the compare API, so a re-run
+        reports the same commit as the run that merged.
         """
         tried = False
 
@@ -134,10 +136,18 @@ class GitHubHost:
                 raise
             if commit is None:
                 outcome: Literal["merged", "already"] = "already" if first else "merged"
-                return MergeResult(outcome=outcome, sha=self._ref_sha(repo, base))
+                return MergeResult(outcome=outcome, sha=self._merge_commit_of(repo, base, head))
             return MergeResult(outcome="merged", sha=str(commit.sha))
 
         return self._call("merge", merge_once)
+
+    def _merge_commit_of(self, repo: str, base: str, head: str) -> str:
+        """The first commit on `base` whose parents include `head`'s tip (or the tip itself)."""
+        tip = self._ref_sha(repo, head)
+        for commit in self._repo(repo).compare(tip, base).commits:
+            if tip in {parent.sha for parent in commit.parents}:
+                return str(commit.sha)
+        return tip  # fast-forwarded: the branch's own commit is on base
 
     def get_or_create_pull_request(
         self, repo: str, head: str, base: str, title: str, body: str
@@ -155,6 +165,12 @@ class GitHubHost:
                     again = self._open_pull(repo, head, base)
                     if again is not None:
                         return again
+                if exc.status == 422 and _says(exc, "No commits between"):
+                    # the release was already merged (another run of this version got there
+                    # first): that merged pull request is the one this release is about
+                    merged = self._merged_pull(repo, head, base)
+                    if merged is not None:
+                        return merged
                 raise
             return _pull_record(pr)
 
@@ -164,6 +180,13 @@ class GitHubHost:
         pulls = self._repo(repo).get_pulls(state="open", head=f"{self.owner}:{head}", base=base)
         for pr in pulls:
             if pr.head.ref == head and pr.base.ref == base:
+                return _pull_record(pr)
+        return None
+
+    def _merged_pull(self, repo: str, head: str, base: str) -> PullRequestRecord | None:
+        pulls = self._repo(repo).get_pulls(state="closed", head=f"{self.owner}:{head}", base=base)
+        for pr in pulls:
+            if pr.head.ref == head and pr.base.ref == base and pr.merged_at is not None:
                 return _pull_record(pr)
         return None
 
@@ -198,7 +221,14 @@ class GitHubHost:
             pr = self._repo(repo).get_pull(number)
             if pr.merged:
                 return str(pr.merge_commit_sha)
-            status = pr.merge(commit_message=message, merge_method="merge")
+            try:
+                status = pr.merge(commit_message=message, merge_method="merge")
+            except GithubException as exc:
+                # 405 "not mergeable" also answers a merge that someone finished a moment ago
+                again = self._repo(repo).get_pull(number)
+                if exc.status in (405, 409) and again.merged:
+                    return str(again.merge_commit_sha)
+                raise
             return str(status.sha)
 
         return self._call("merge pull request", find_or_merge)

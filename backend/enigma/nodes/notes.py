@@ -54,8 +54,8 @@ def render_notes(state: WorkflowState) -> str:
             f'<li><a href="{escape(ticket["url"])}">{escape(ticket["key"])}</a> '
             f"{escape(ticket['summary'])} — {links}</li>"
         )
-    parts = [f"<p>Release {escape(state['fix_version'])} ({escape(state['release_type'])}), "
-             f"run <code>{escape(state['workflow_id'])}</code>.</p>"]
+    # nothing run-specific in the body: the same release published twice is the same page
+    parts = [f"<p>Release {escape(state['fix_version'])} ({escape(state['release_type'])}).</p>"]
     for kind, items in groups.items():
         parts.append(f"<h2>{escape(kind)}s</h2><ul>{''.join(items)}</ul>")
     if state.get("skipped"):
