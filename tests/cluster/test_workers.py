@@ -117,6 +117,7 @@ def _claims(client: httpx.Client, run_id: str) -> list[str]:
 
 @pytest.mark.slow
 @pytest.mark.postgres
+@pytest.mark.timeout(600)
 def test_three_workers_share_runs_and_survive_a_kill(cluster: tuple[list[Worker], dict[str, str]]) -> None:
     workers, urls = cluster
     clients = [httpx.Client(base_url=w.url, headers=AUTH, timeout=30) for w in workers]
@@ -146,7 +147,7 @@ def test_three_workers_share_runs_and_survive_a_kill(cluster: tuple[list[Worker]
                     if not sse.data:  # keep-alive frames carry no event
                         continue
                     seen.append(json.loads(sse.data))
-                    if sse.event == "run.status" and json.loads(sse.data)["data"]["to"] in TERMINAL:
+                    if sse.event == "run.finished":  # the run's last event
                         done.set()
                         return
 

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from urllib.parse import quote as url_quote
 
 from jira import JIRA
+from jira.exceptions import JIRAError
 from pydantic import SecretStr
 
 from enigma.integrations.base import Ticket, VersionRecord
@@ -198,15 +199,23 @@ class JiraTracker:
         current = self._status(key)
         if _same(current, target):
             return False
+        listed = client.transitions(key)
+        if not _same(self._status(key), current):
+            return True  # someone moved it while we looked: these exits are not current's
         exits: dict[str, str] = {}
-        for transition in client.transitions(key):
+        for transition in listed:
             to = (transition.get("to") or {}).get("name") or transition.get("name")
             exits.setdefault(str(to).casefold(), str(transition["id"]))
         graph[current.casefold()] = exits
         hop = _first_hop(graph, current.casefold(), target.casefold())
         if hop is None:
             raise PermanentError("jira", f"no transition path from {current!r} to {target!r}")
-        client.transition_issue(key, hop)
+        try:
+            client.transition_issue(key, hop)
+        except JIRAError as exc:
+            if exc.status_code == 400:
+                return True  # the status changed under us (another worker): look again
+            raise
         return True
 
     def ensure_comment(self, key: str, marker: str, body: str) -> bool:
@@ -255,7 +264,9 @@ class JiraTracker:
                 if (link.raw.get("object") or {}).get("url") == url:
                     return linked
             linked = True
-            client.add_simple_link(key, {"url": url, "title": title})
+            # a stable globalId: Jira replaces a link posted again with the same id, so two
+            # workers linking at once still leave one link
+            client.add_remote_link(key, {"url": url, "title": title}, globalId=f"enigma:{url}")
             return True
 
         return self._call("remote link", find_or_link)
