@@ -21,6 +21,8 @@ from typing import Any
 import pytest
 import requests
 
+from tests.conftest import PG_DSN
+
 BIN = Path(sys.executable).parent / "enigma"
 EXPECTED = {
     "ref.create": 3, "merge": 9, "pull.create": 3, "pull.merge": 3, "release.create": 3,
@@ -28,8 +30,11 @@ EXPECTED = {
 }
 
 
+STORES: dict[str, dict[str, str]] = {}
+
+
 def _env(data_dir: Path) -> dict[str, str]:
-    return os.environ | {
+    return os.environ | STORES.get(str(data_dir), {}) | {
         "ENIGMA_DATA_DIR": str(data_dir),
         "ENIGMA_SANDBOX_CHECK_DELAY_SECONDS": "0.3",
         "ENIGMA_CHECK_POLL_SECONDS": "0.1",
@@ -37,8 +42,21 @@ def _env(data_dir: Path) -> dict[str, str]:
     }
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store_env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Run the same crash test on the embedded SQLite default and on PostgreSQL."""
+    if request.param == "postgres":
+        schema = request.getfixturevalue("pg_schema")
+        STORES[str(tmp_path)] = {
+            "ENIGMA_DATABASE_URL": PG_DSN, "ENIGMA_DATABASE_SCHEMA": schema,
+            "ENIGMA_LEASE_SECONDS": "3", "ENIGMA_CLAIM_POLL_SECONDS": "0.2",
+        }
+    yield request.param
+    STORES.pop(str(tmp_path), None)
+
+
 @pytest.fixture
-def sandbox_process(tmp_path: Path) -> Iterator[dict[str, str]]:
+def sandbox_process(tmp_path: Path, store_env: str) -> Iterator[dict[str, str]]:
     proc = subprocess.Popen(
         [str(BIN), "sandbox", "--json", "--data-dir", str(tmp_path)],
         env=_env(tmp_path), stdout=subprocess.PIPE, text=True,
