@@ -50,8 +50,11 @@ def read_summary(settings: Settings, run_id: str) -> dict[str, Any]:
 
         schema = settings.database_schema
         with psycopg.connect(
-            settings.database_url.get_secret_value(), autocommit=True, prepare_threshold=0,
-            row_factory=dict_row, options=f"-c search_path={schema}" if schema else "",
+            settings.database_url.get_secret_value(),
+            autocommit=True,
+            prepare_threshold=0,
+            row_factory=dict_row,
+            options=f"-c search_path={schema}" if schema else "",
         ) as pg:
             snapshot = build_graph(PostgresSaver(pg)).get_state(config)
             return build_snapshot_summary(dict(snapshot.values))
@@ -90,33 +93,61 @@ async def _ask(pending: PendingDecision, console: Console) -> dict[str, Any] | N
     if pending.kind == "plan_approval":
         _print_plan(payload.get("plan", {}), console)
     elif pending.kind == "conflict":
-        console.print(f"[yellow]Merge conflict[/] in {payload.get('repo')}: {payload.get('branch')} ({', '.join(payload.get('files', []))})")
+        console.print(
+            f"[yellow]Merge conflict[/] in {payload.get('repo')}: {payload.get('branch')} ({', '.join(payload.get('files', []))})"
+        )
     elif pending.kind == "error":
         err = payload.get("error", {})
-        console.print(f"[red]Step {err.get('step')} failed[/] {err.get('repo') or ''}: {err.get('message')}")
+        console.print(
+            f"[red]Step {err.get('step')} failed[/] {err.get('repo') or ''}: {err.get('message')}"
+        )
     elif pending.kind == "release_approval":
         for repo, pr in payload.get("pull_requests", {}).items():
             console.print(f"  {repo}: PR #{pr['number']} {pr['html_url']}")
         console.print(f"  notes: {payload.get('release_notes', {}).get('url', '-')}")
     if not sys.stdin.isatty():
-        console.print("[yellow]waiting for a decision[/]; no terminal to ask in. Answer it with `enigma resume RUN` in a terminal or through the API.")
+        console.print(
+            "[yellow]waiting for a decision[/]; no terminal to ask in. Answer it with `enigma resume RUN` in a terminal or through the API."
+        )
         return None
-    action = await asyncio.to_thread(Prompt.ask, f"{pending.kind}", choices=pending.choices, console=console)
+    action = await asyncio.to_thread(
+        Prompt.ask, f"{pending.kind}", choices=pending.choices, console=console
+    )
     comment = await asyncio.to_thread(Prompt.ask, "comment", default="", console=console)
     exclude: dict[str, list[str]] = {}
     if action == "amend":
         for kind in ("tickets", "branches", "repositories"):
-            raw = await asyncio.to_thread(Prompt.ask, f"exclude {kind} (comma-separated{', repo:branch' if kind == 'branches' else ''})", default="", console=console)
+            raw = await asyncio.to_thread(
+                Prompt.ask,
+                f"exclude {kind} (comma-separated{', repo:branch' if kind == 'branches' else ''})",
+                default="",
+                console=console,
+            )
             exclude[kind] = [x.strip() for x in raw.split(",") if x.strip()]
     return {"action": action, "comment": comment, "exclude": exclude}
 
 
 def _print_plan(plan: dict[str, Any], console: Console) -> None:
-    table = Table("repository", "release branch", "from", "branch", "ticket", "prediction", title=f"Plan {plan.get('hash', '')}")
+    table = Table(
+        "repository",
+        "release branch",
+        "from",
+        "branch",
+        "ticket",
+        "prediction",
+        title=f"Plan {plan.get('hash', '')}",
+    )
     for repo in plan.get("repositories", []):
         for b in repo["branches"] or [{"branch": "-", "ticket": "", "predicted": ""}]:
             style = "red" if b["predicted"] == "conflict" else ""
-            table.add_row(repo["repo"], repo["release_branch"], repo["base_ref"], b["branch"], b["ticket"] or "", f"[{style}]{b['predicted']}[/]" if style else b["predicted"])
+            table.add_row(
+                repo["repo"],
+                repo["release_branch"],
+                repo["base_ref"],
+                b["branch"],
+                b["ticket"] or "",
+                f"[{style}]{b['predicted']}[/]" if style else b["predicted"],
+            )
     console.print(table)
     if plan.get("tickets_without_branch"):
         console.print("tickets without branch: " + ", ".join(plan["tickets_without_branch"]))
@@ -150,7 +181,14 @@ async def follow(rt: Runtime, run_id: str, *, as_json: bool, console: Console) -
                     answer = await _ask(pending, console)
                     if answer is None:
                         return await _finish(rt, run, as_json, console, code=3)
-                    await manager.decide(run_id, answer["action"], actor="cli", comment=answer["comment"], exclude=answer["exclude"], interrupt_id=pending.interrupt_id)
+                    await manager.decide(
+                        run_id,
+                        answer["action"],
+                        actor="cli",
+                        comment=answer["comment"],
+                        exclude=answer["exclude"],
+                        interrupt_id=pending.interrupt_id,
+                    )
                     answered = True
                     break
                 if answered:
@@ -165,7 +203,9 @@ async def follow(rt: Runtime, run_id: str, *, as_json: bool, console: Console) -
                         console.print(text)
 
 
-async def _finish(rt: Runtime, run: RunRecord, as_json: bool, console: Console, code: int | None = None) -> int:
+async def _finish(
+    rt: Runtime, run: RunRecord, as_json: bool, console: Console, code: int | None = None
+) -> int:
     snapshot = await rt.manager.graph.aget_state({"configurable": {"thread_id": run.id}})
     values = dict(snapshot.values)
     prs = {repo: pr["html_url"] for repo, pr in (values.get("pull_requests") or {}).items()}
@@ -188,7 +228,9 @@ async def _finish(rt: Runtime, run: RunRecord, as_json: bool, console: Console, 
         if summary["notes_url"]:
             console.print(f"  notes: {summary['notes_url']}")
         for skip in summary["skipped"]:
-            console.print(f"  [yellow]skipped[/] {skip['repo']} {skip.get('branch') or ''}: {skip['reason']}")
+            console.print(
+                f"  [yellow]skipped[/] {skip['repo']} {skip.get('branch') or ''}: {skip['reason']}"
+            )
         if run.status == "paused":
             console.print(f"  continue with: enigma resume {run.id}")
     if code is not None:

@@ -30,8 +30,15 @@ import psycopg
 from psycopg.rows import tuple_row
 from psycopg_pool import ConnectionPool
 
-from enigma.runs.models import TRANSITIONS, EventRecord, PendingDecision, RunRecord
-from enigma.runs.store import IllegalTransition, RunStore
+from enigma.runs.models import TRANSITIONS, EventRecord, RunRecord
+from enigma.runs.store import (
+    RUN_COLUMNS,
+    UPDATABLE_FIELDS,
+    IllegalTransition,
+    RunStore,
+    encode_field,
+    run_from_row,
+)
 
 __all__ = [
     "MIGRATIONS",
@@ -86,12 +93,6 @@ MIGRATIONS: list[str] = [
     CREATE INDEX IF NOT EXISTS enigma_events_run ON enigma_events (run_id, id);
     """,
 ]
-
-_COLUMNS = (
-    "id, status, fix_version, release_type, repositories, sprint_name, dry_run, actor, "
-    "created_at, updated_at, finished_at, current_step, error, outcome, pending, request"
-)
-_UPDATABLE = {"current_step", "error", "outcome", "pending", "finished_at"}
 
 
 class LeaseLost(Exception):
@@ -148,30 +149,7 @@ def migrate(conn: psycopg.Connection[Any]) -> int:
 
 
 def _run(row: tuple[Any, ...]) -> RunRecord:
-    return RunRecord(
-        id=row[0],
-        status=row[1],
-        fix_version=row[2],
-        release_type=row[3],
-        repositories=row[4],
-        sprint_name=row[5],
-        dry_run=bool(row[6]),
-        actor=row[7],
-        created_at=row[8],
-        updated_at=row[9],
-        finished_at=row[10],
-        current_step=row[11],
-        error=row[12],
-        outcome=row[13],
-        pending=[PendingDecision.model_validate(p) for p in row[14]],
-        request=row[15],
-    )
-
-
-def _encode(name: str, value: Any) -> Any:
-    if name == "pending":
-        return json.dumps([p.model_dump() if hasattr(p, "model_dump") else p for p in value])
-    return value
+    return run_from_row(row, decode=lambda value: value)  # psycopg decodes JSONB itself
 
 
 class PgRunStore(RunStore):
@@ -203,7 +181,7 @@ class PgRunStore(RunStore):
     def create(self, run: RunRecord, idempotency_key: str | None) -> tuple[RunRecord, bool]:
         with self._conn() as conn:
             cur = conn.execute(
-                f"INSERT INTO enigma_runs ({_COLUMNS}, idempotency_key) VALUES "  # noqa: S608
+                f"INSERT INTO enigma_runs ({RUN_COLUMNS}, idempotency_key) VALUES "  # noqa: S608
                 "(%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) "
                 "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
                 (
@@ -229,7 +207,7 @@ class PgRunStore(RunStore):
             if cur.fetchone() is not None:
                 return run, True
             row = conn.execute(
-                f"SELECT {_COLUMNS} FROM enigma_runs WHERE idempotency_key=%s",  # noqa: S608
+                f"SELECT {RUN_COLUMNS} FROM enigma_runs WHERE idempotency_key=%s",  # noqa: S608
                 (idempotency_key,),
             ).fetchone()
         assert row is not None
@@ -238,8 +216,8 @@ class PgRunStore(RunStore):
     def get(self, run_id: str) -> RunRecord | None:
         with self._conn() as conn:
             row = conn.execute(
-                f"SELECT {_COLUMNS} FROM enigma_runs WHERE id=%s",
-                (run_id,),  # noqa: S608
+                f"SELECT {RUN_COLUMNS} FROM enigma_runs WHERE id=%s",  # noqa: S608
+                (run_id,),
             ).fetchone()
         return None if row is None else _run(row)
 
@@ -251,7 +229,7 @@ class PgRunStore(RunStore):
         with self._conn() as conn:
             count = conn.execute(f"SELECT count(*) FROM enigma_runs {where}", args).fetchone()  # noqa: S608
             rows = conn.execute(
-                f"SELECT {_COLUMNS} FROM enigma_runs {where} "  # noqa: S608
+                f"SELECT {RUN_COLUMNS} FROM enigma_runs {where} "  # noqa: S608
                 "ORDER BY created_at DESC, id LIMIT %(l)s OFFSET %(o)s",
                 args,
             ).fetchall()
@@ -260,7 +238,7 @@ class PgRunStore(RunStore):
     def with_status(self, statuses: set[str]) -> list[RunRecord]:
         with self._conn() as conn:
             rows = conn.execute(
-                f"SELECT {_COLUMNS} FROM enigma_runs WHERE status = ANY(%s) ORDER BY created_at",  # noqa: S608
+                f"SELECT {RUN_COLUMNS} FROM enigma_runs WHERE status = ANY(%s) ORDER BY created_at",  # noqa: S608
                 (sorted(statuses),),
             ).fetchall()
         return [_run(r) for r in rows]
@@ -294,11 +272,11 @@ class PgRunStore(RunStore):
             self._write(conn, run_id, fields)
 
     def _write(self, conn: psycopg.Connection[Any], run_id: str, fields: dict[str, Any]) -> None:
-        unknown = set(fields) - _UPDATABLE - {"status"}
+        unknown = set(fields) - UPDATABLE_FIELDS - {"status"}
         if unknown:
             raise ValueError(f"cannot update {sorted(unknown)}")
         names = [*fields, "updated_at"]
-        values = [_encode(k, v) for k, v in fields.items()] + [time.time()]
+        values = [encode_field(k, v) for k, v in fields.items()] + [time.time()]
         sets = ", ".join(f"{n} = %s" for n in names)
         conn.execute(f"UPDATE enigma_runs SET {sets} WHERE id = %s", [*values, run_id])  # noqa: S608
 

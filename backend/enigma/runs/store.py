@@ -11,12 +11,21 @@ import json
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from enigma.runs.models import TRANSITIONS, EventRecord, PendingDecision, RunRecord
 
-__all__ = ["IllegalTransition", "RunStore", "SqliteRunStore"]
+__all__ = [
+    "RUN_COLUMNS",
+    "UPDATABLE_FIELDS",
+    "IllegalTransition",
+    "RunStore",
+    "SqliteRunStore",
+    "encode_field",
+    "run_from_row",
+]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -52,11 +61,11 @@ CREATE TABLE IF NOT EXISTS events (
 CREATE INDEX IF NOT EXISTS events_run ON events (run_id, id);
 """
 
-_COLUMNS = (
+RUN_COLUMNS = (
     "id, status, fix_version, release_type, repositories, sprint_name, dry_run, actor, "
     "created_at, updated_at, finished_at, current_step, error, outcome, pending, request"
 )
-_UPDATABLE = {"current_step", "error", "outcome", "pending", "finished_at"}
+UPDATABLE_FIELDS = {"current_step", "error", "outcome", "pending", "finished_at"}
 
 
 class IllegalTransition(Exception):
@@ -79,7 +88,7 @@ class RunStore:
         """One run, or None."""
         raise NotImplementedError
 
-    def list(
+    def list_runs(
         self, status: str | None, fix_version: str | None, limit: int, offset: int
     ) -> tuple[list[RunRecord], int]:
         """A page of runs, newest first, and the total that match."""
@@ -129,13 +138,14 @@ class RunStore:
         """Release the connection."""
 
 
-def _row_to_run(row: tuple[Any, ...]) -> RunRecord:
+def run_from_row(row: tuple[Any, ...], decode: Callable[[Any], Any] = json.loads) -> RunRecord:
+    """A run from a row of RUN_COLUMNS (`decode` turns a JSON column into Python)."""
     return RunRecord(
         id=row[0],
         status=row[1],
         fix_version=row[2],
         release_type=row[3],
-        repositories=json.loads(row[4]),
+        repositories=decode(row[4]),
         sprint_name=row[5],
         dry_run=bool(row[6]),
         actor=row[7],
@@ -145,12 +155,13 @@ def _row_to_run(row: tuple[Any, ...]) -> RunRecord:
         current_step=row[11],
         error=row[12],
         outcome=row[13],
-        pending=[PendingDecision.model_validate(p) for p in json.loads(row[14])],
-        request=json.loads(row[15]),
+        pending=[PendingDecision.model_validate(p) for p in decode(row[14])],
+        request=decode(row[15]),
     )
 
 
-def _encode(name: str, value: Any) -> Any:
+def encode_field(name: str, value: Any) -> Any:
+    """A field value as the database stores it (decisions as a JSON list)."""
     if name == "pending":
         return json.dumps([p.model_dump() if hasattr(p, "model_dump") else p for p in value])
     return value
@@ -172,19 +183,32 @@ class SqliteRunStore(RunStore):
         with self._lock:
             if idempotency_key is not None:
                 row = self._db.execute(
-                    f"SELECT {_COLUMNS} FROM runs WHERE idempotency_key=?",  # noqa: S608
+                    f"SELECT {RUN_COLUMNS} FROM runs WHERE idempotency_key=?",  # noqa: S608
                     (idempotency_key,),
                 ).fetchone()
                 if row is not None:
-                    return _row_to_run(row), False
+                    return run_from_row(row), False
             self._db.execute(
-                f"INSERT INTO runs ({_COLUMNS}, idempotency_key) "  # noqa: S608
+                f"INSERT INTO runs ({RUN_COLUMNS}, idempotency_key) "  # noqa: S608
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
-                    run.id, run.status, run.fix_version, run.release_type,
-                    json.dumps(run.repositories), run.sprint_name, int(run.dry_run), run.actor,
-                    run.created_at, run.updated_at, run.finished_at, run.current_step,
-                    run.error, run.outcome, "[]", json.dumps(run.request), idempotency_key,
+                    run.id,
+                    run.status,
+                    run.fix_version,
+                    run.release_type,
+                    json.dumps(run.repositories),
+                    run.sprint_name,
+                    int(run.dry_run),
+                    run.actor,
+                    run.created_at,
+                    run.updated_at,
+                    run.finished_at,
+                    run.current_step,
+                    run.error,
+                    run.outcome,
+                    "[]",
+                    json.dumps(run.request),
+                    idempotency_key,
                 ),
             )
         return run, True
@@ -192,11 +216,12 @@ class SqliteRunStore(RunStore):
     def get(self, run_id: str) -> RunRecord | None:
         with self._lock:
             row = self._db.execute(
-                f"SELECT {_COLUMNS} FROM runs WHERE id=?", (run_id,)  # noqa: S608
+                f"SELECT {RUN_COLUMNS} FROM runs WHERE id=?",
+                (run_id,),  # noqa: S608
             ).fetchone()
-        return None if row is None else _row_to_run(row)
+        return None if row is None else run_from_row(row)
 
-    def list(
+    def list_runs(
         self, status: str | None, fix_version: str | None, limit: int, offset: int
     ) -> tuple[list[RunRecord], int]:
         where, args = [], []
@@ -210,19 +235,19 @@ class SqliteRunStore(RunStore):
         with self._lock:
             total = self._db.execute(f"SELECT count(*) FROM runs{clause}", args).fetchone()[0]  # noqa: S608
             rows = self._db.execute(
-                f"SELECT {_COLUMNS} FROM runs{clause} ORDER BY created_at DESC, id LIMIT ? OFFSET ?",  # noqa: S608
+                f"SELECT {RUN_COLUMNS} FROM runs{clause} ORDER BY created_at DESC, id LIMIT ? OFFSET ?",  # noqa: S608
                 [*args, limit, offset],
             ).fetchall()
-        return [_row_to_run(r) for r in rows], int(total)
+        return [run_from_row(r) for r in rows], int(total)
 
     def with_status(self, statuses: set[str]) -> list[RunRecord]:
         marks = ",".join("?" * len(statuses))
         with self._lock:
             rows = self._db.execute(
-                f"SELECT {_COLUMNS} FROM runs WHERE status IN ({marks}) ORDER BY created_at",  # noqa: S608
+                f"SELECT {RUN_COLUMNS} FROM runs WHERE status IN ({marks}) ORDER BY created_at",  # noqa: S608
                 sorted(statuses),
             ).fetchall()
-        return [_row_to_run(r) for r in rows]
+        return [run_from_row(r) for r in rows]
 
     def set_status(self, run_id: str, status: str, **fields: Any) -> RunRecord:
         with self._lock:
@@ -242,11 +267,11 @@ class SqliteRunStore(RunStore):
             self._write(run_id, fields)
 
     def _write(self, run_id: str, fields: dict[str, Any]) -> None:
-        unknown = set(fields) - _UPDATABLE - {"status"}
+        unknown = set(fields) - UPDATABLE_FIELDS - {"status"}
         if unknown:
             raise ValueError(f"cannot update {sorted(unknown)}")
         names = [*fields, "updated_at"]
-        values = [_encode(k, v) for k, v in fields.items()] + [time.time()]
+        values = [encode_field(k, v) for k, v in fields.items()] + [time.time()]
         sets = ", ".join(f"{n} = ?" for n in names)
         self._db.execute(f"UPDATE runs SET {sets} WHERE id = ?", [*values, run_id])  # noqa: S608
 
@@ -269,7 +294,13 @@ class SqliteRunStore(RunStore):
             )
             event_id = int(cur.lastrowid or 0)
         return EventRecord(
-            id=event_id, run_id=run_id, at=at, type=type, step=step, repo=repo, actor=actor,
+            id=event_id,
+            run_id=run_id,
+            at=at,
+            type=type,
+            step=step,
+            repo=repo,
+            actor=actor,
             data=json.loads(body),
         )
 
@@ -285,7 +316,13 @@ class SqliteRunStore(RunStore):
             rows = self._db.execute(sql, args).fetchall()
         return [
             EventRecord(
-                id=r[0], run_id=r[1], at=r[2], type=r[3], step=r[4], repo=r[5], actor=r[6],
+                id=r[0],
+                run_id=r[1],
+                at=r[2],
+                type=r[3],
+                step=r[4],
+                repo=r[5],
+                actor=r[6],
                 data=json.loads(r[7]),
             )
             for r in rows
