@@ -16,8 +16,8 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/python -m pip install -q -c requirements.lock -e '.[dev]'
 	@touch $(STAMP)
 
-run: install  ## the sandbox demo: a whole release in the terminal, no credentials
-	$(BIN)/enigma demo
+run: install  ## the service on the sandbox: prints the URL, a demo token and how to start a run
+	$(BIN)/enigma serve --port $(PORT)
 
 test: install  ## every suite, slow ones included
 	$(BIN)/python -m pytest -q

@@ -11,8 +11,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,14 @@ from enigma.runs.store import RunStore, SqliteRunStore
 from enigma.sandbox.server import SandboxServer, SandboxUrls
 from enigma.settings import Settings
 
-__all__ = ["Runtime", "ensure_sandbox", "open_runtime", "open_store", "read_sandbox_endpoint"]
+__all__ = [
+    "Runtime",
+    "ensure_sandbox",
+    "open_runtime",
+    "open_sqlite_saver",
+    "open_store",
+    "read_sandbox_endpoint",
+]
 
 
 @dataclass
@@ -80,15 +88,35 @@ def ensure_sandbox(settings: Settings) -> tuple[SandboxUrls, SandboxServer | Non
     if found is not None:
         return found, None
     token = settings.sandbox_token.get_secret_value() if settings.sandbox_token else None
-    server = SandboxServer(
-        settings.data_dir / "sandbox",
-        host=settings.sandbox_host,
-        port=settings.sandbox_port,
-        token=token,
-        settings={"check_delay_seconds": settings.sandbox_check_delay_seconds},
-    ).start()
+    with _uvicorn_logging_kept():
+        server = SandboxServer(
+            settings.data_dir / "sandbox",
+            host=settings.sandbox_host,
+            port=settings.sandbox_port,
+            token=token,
+            settings={"check_delay_seconds": settings.sandbox_check_delay_seconds},
+        ).start()
     write_endpoint(settings.data_dir, server.urls)
     return server.urls, server
+
+
+@contextlib.contextmanager
+def _uvicorn_logging_kept() -> Iterator[None]:
+    """Undo what a second uvicorn.Config does to the process's uvicorn loggers.
+
+    The in-process sandbox builds its own `uvicorn.Config(log_level="warning")`, which
+    re-applies uvicorn's logging config to the shared `uvicorn.*` loggers: the service
+    started by `enigma serve` would lose its access log and its shutdown messages.
+    """
+    names = ("uvicorn", "uvicorn.error", "uvicorn.access")
+    saved = {n: (logging.getLogger(n).level, list(logging.getLogger(n).handlers)) for n in names}
+    try:
+        yield
+    finally:
+        for name, (level, handlers) in saved.items():
+            logger = logging.getLogger(name)
+            logger.setLevel(level)
+            logger.handlers[:] = handlers
 
 
 def write_endpoint(data_dir: Path, urls: SandboxUrls) -> None:
@@ -132,9 +160,12 @@ async def open_runtime(
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     server: SandboxServer | None = None
     urls: SandboxUrls | None = None
-    if settings.use_sandbox:
-        urls, server = ensure_sandbox(settings)
-    clients = build_clients(settings, urls)
+    if context is not None and context.clients is not None:
+        clients = context.clients  # the caller brings its own (benchmarks, tests): no sandbox
+    else:
+        if settings.use_sandbox:
+            urls, server = ensure_sandbox(settings)
+        clients = build_clients(settings, urls)
     repositories = list(settings.repositories)
     if not repositories and urls is not None:
         import tomllib
@@ -180,17 +211,30 @@ async def _sqlite_manager(
     settings: Settings, context: Context, options: dict[str, Any]
 ) -> AsyncIterator[RunManager]:
     """The embedded default: checkpoints and runs in two SQLite files under the data dir."""
-    conn = await aiosqlite.connect(settings.data_dir / "checkpoints.sqlite3")
-    await conn.execute("PRAGMA journal_mode=WAL")
-    await conn.execute("PRAGMA synchronous=NORMAL")
-    await conn.execute("PRAGMA busy_timeout=5000")
-    saver = AsyncSqliteSaver(conn)
-    await saver.setup()
-    store = SqliteRunStore(settings.data_dir / "runs.sqlite3")
+    async with open_sqlite_saver(settings.data_dir / "checkpoints.sqlite3") as saver:
+        store = SqliteRunStore(settings.data_dir / "runs.sqlite3")
+        try:
+            yield RunManager(build_graph(saver), store, context, checkpointer=saver, **options)
+        finally:
+            store.close()
+
+
+@contextlib.asynccontextmanager
+async def open_sqlite_saver(path: Path) -> AsyncIterator[AsyncSqliteSaver]:
+    """The SQLite checkpointer as the service opens it (WAL, synchronous=NORMAL, busy timeout).
+
+    Opened inside the running event loop and held for the app's lifetime; `make bench` opens
+    its baselines' savers here too, so both sides of a comparison write the same way.
+    """
+    conn = await aiosqlite.connect(path)
     try:
-        yield RunManager(build_graph(saver), store, context, checkpointer=saver, **options)
+        await conn.execute("PRAGMA journal_mode=WAL")
+        await conn.execute("PRAGMA synchronous=NORMAL")
+        await conn.execute("PRAGMA busy_timeout=5000")
+        saver = AsyncSqliteSaver(conn)
+        await saver.setup()
+        yield saver
     finally:
-        store.close()
         await conn.close()
 
 

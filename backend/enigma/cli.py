@@ -43,7 +43,9 @@ def sandbox(
     settings = Settings()
     base = data_dir or settings.data_dir
     server = SandboxServer(
-        base / "sandbox", host=host, port=port,
+        base / "sandbox",
+        host=host,
+        port=port,
         settings={"check_delay_seconds": settings.sandbox_check_delay_seconds},
     ).start()
     write_endpoint(base, server.urls)
@@ -64,15 +66,37 @@ def sandbox(
 @app.command()
 def run(
     fix_version: Annotated[str | None, typer.Option(help="Default: earliest unreleased")] = None,
-    repos: Annotated[str | None, typer.Option(help="Comma-separated; default: all configured")] = None,
-    release_type: Annotated[str, typer.Option(help="major, minor, patch, hotfix or release")] = "minor",
+    repos: Annotated[
+        str | None, typer.Option(help="Comma-separated; default: all configured")
+    ] = None,
+    release_type: Annotated[
+        str, typer.Option(help="major, minor, patch, hotfix or release")
+    ] = "minor",
     sprint: Annotated[str | None, typer.Option(help="Only tickets of this sprint")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Stop after the plan")] = False,
-    auto_approve: Annotated[bool, typer.Option("--auto-approve", help="Approve plan and release; policy decides conflicts")] = False,
+    auto_approve: Annotated[
+        bool,
+        typer.Option("--auto-approve", help="Approve plan and release; policy decides conflicts"),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON summary at the end")] = False,
+    url: Annotated[
+        str | None,
+        typer.Option(envvar="ENIGMA_URL", help="Run it on this Enigma service (enigma serve)"),
+    ] = None,
+    token: Annotated[
+        str | None,
+        typer.Option(envvar="ENIGMA_API_TOKEN", help="API token for --url", show_default=False),
+    ] = None,
 ) -> None:
     """Run a release with live progress; asks at each approval."""
     from enigma.runs.models import PolicyModel, RunRequest
+
+    if url is not None:
+        raise typer.Exit(
+            _run_remote(
+                url, token, fix_version, repos, release_type, sprint, dry_run, auto_approve, as_json
+            )
+        )
 
     async def main() -> int:
         from enigma.bootstrap import open_runtime
@@ -81,11 +105,26 @@ def run(
         async with open_runtime(Settings()) as rt:
             version = fix_version or earliest_unreleased(rt)
             repositories = [r.strip() for r in repos.split(",")] if repos else rt.repositories
-            policy = PolicyModel(auto_approve=True, on_conflict="skip", on_check_failure="abort", on_error="abort") if auto_approve else PolicyModel()
+            policy = (
+                PolicyModel(
+                    auto_approve=True,
+                    on_conflict="skip",
+                    on_check_failure="abort",
+                    on_error="abort",
+                )
+                if auto_approve
+                else PolicyModel()
+            )
             try:
-                request = RunRequest(
-                    fix_version=version, repositories=repositories, release_type=release_type,
-                    sprint_name=sprint, dry_run=dry_run, policy=policy,
+                request = RunRequest.model_validate(
+                    {
+                        "fix_version": version,
+                        "repositories": repositories,
+                        "release_type": release_type,
+                        "sprint_name": sprint,
+                        "dry_run": dry_run,
+                        "policy": policy,
+                    }
                 )
             except ValidationError as exc:
                 _fail_validation(exc)
@@ -106,8 +145,15 @@ def demo(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """The sandbox demo: release 2.4.0 of every sandbox repository, decisions by policy."""
-    run(fix_version="2.4.0", repos=None, release_type="minor", sprint=None, dry_run=False,
-        auto_approve=True, as_json=as_json)
+    run(
+        fix_version="2.4.0",
+        repos=None,
+        release_type="minor",
+        sprint=None,
+        dry_run=False,
+        auto_approve=True,
+        as_json=as_json,
+    )
 
 
 @app.command()
@@ -154,7 +200,15 @@ def list_runs(
         return
     table = Table("run", "status", "version", "type", "repositories", "by", "step")
     for r in runs:
-        table.add_row(r.id, r.status, r.fix_version, r.release_type, ",".join(r.repositories), r.actor, r.current_step or "")
+        table.add_row(
+            r.id,
+            r.status,
+            r.fix_version,
+            r.release_type,
+            ",".join(r.repositories),
+            r.actor,
+            r.current_step or "",
+        )
     Console().print(table)
     console.print(f"{total} runs")
 
@@ -162,8 +216,8 @@ def list_runs(
 @app.command()
 def show(run_id: str, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """One run: status, pending decision, state summary and events."""
-    from enigma.cli_follow import read_summary
     from enigma.bootstrap import open_store
+    from enigma.cli_follow import read_summary
 
     settings = Settings()
     store = open_store(settings)
@@ -174,10 +228,21 @@ def show(run_id: str, as_json: Annotated[bool, typer.Option("--json")] = False) 
     summary = read_summary(settings, run_id)
     events = store.events(run_id)
     if as_json:
-        print(json.dumps({"run": run.model_dump(), "state": summary, "events": [e.model_dump() for e in events]}, default=str))
+        print(
+            json.dumps(
+                {
+                    "run": run.model_dump(),
+                    "state": summary,
+                    "events": [e.model_dump() for e in events],
+                },
+                default=str,
+            )
+        )
         return
     out = Console()
-    out.print(f"[bold]{run.id}[/] {run.status}  {run.fix_version} {run.release_type}  by {run.actor}")
+    out.print(
+        f"[bold]{run.id}[/] {run.status}  {run.fix_version} {run.release_type}  by {run.actor}"
+    )
     for p in run.pending:
         out.print(f"  waiting for [yellow]{p.kind}[/]: choices {', '.join(p.choices)}")
     for m in summary.get("messages", []):
@@ -230,6 +295,47 @@ def studio(
             print(f"{name:>8}: {url or 'configured services (ENIGMA_*)'}", flush=True)
         console.print("Open the studio URL in a browser; Ctrl-C stops the server and the sandbox.")
     raise typer.Exit(running.wait(stop))
+
+
+def _run_remote(
+    url: str,
+    token: str | None,
+    fix_version: str | None,
+    repos: str | None,
+    release_type: str,
+    sprint: str | None,
+    dry_run: bool,
+    auto_approve: bool,
+    as_json: bool,
+) -> int:
+    """`enigma run --url`: the same release, started and followed through the service's API."""
+    from enigma.cli_remote import RemoteError, run_remote
+
+    if not token:
+        console.print("[red]error:[/] --url needs --token or ENIGMA_API_TOKEN")
+        return 2
+    request: dict[str, Any] = {
+        "fix_version": fix_version,
+        "repositories": [r.strip() for r in repos.split(",")] if repos else [],
+        "release_type": release_type,
+        "sprint_name": sprint,
+        "dry_run": dry_run,
+    }
+    if auto_approve:
+        request["policy"] = {
+            "auto_approve": True,
+            "on_conflict": "skip",
+            "on_check_failure": "abort",
+            "on_error": "abort",
+        }
+    try:
+        return asyncio.run(run_remote(url, token, request, as_json=as_json, console=console))
+    except RemoteError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        return 2
+    except KeyboardInterrupt:
+        console.print("detached; the run goes on in the service")
+        return 130
 
 
 def _fail_validation(exc: ValidationError) -> Any:

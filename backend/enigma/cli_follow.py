@@ -20,7 +20,7 @@ from enigma.runs.manager import build_snapshot_summary
 from enigma.runs.models import EventRecord, PendingDecision, RunRecord
 from enigma.settings import Settings
 
-__all__ = ["earliest_unreleased", "follow", "read_summary"]
+__all__ = ["ask_decision", "earliest_unreleased", "event_line", "follow", "read_summary", "report"]
 
 _DONE = {"succeeded", "failed", "cancelled", "paused"}
 
@@ -71,14 +71,16 @@ def read_summary(settings: Settings, run_id: str) -> dict[str, Any]:
         conn.close()
 
 
-def _line(event: EventRecord) -> str | None:
+def event_line(event: EventRecord) -> str | None:
+    """One terminal line for an event of the log (None: not worth a line)."""
     where = f" [cyan]{event.repo}[/]" if event.repo else ""
     data = event.data
     if event.type == "step.started":
         attempt = f" (attempt {data['attempt']})" if data.get("attempt", 1) > 1 else ""
         return f"[dim]…[/] {event.step}{where}{attempt}"
     if event.type == "step.finished":
-        return f"[green]✓[/] {event.step}{where} [dim]{data.get('duration_ms', 0):.0f} ms[/] {data.get('summary', '')}"
+        took = f"[dim]{data.get('duration_ms', 0):.0f} ms[/]"
+        return f"[green]✓[/] {event.step}{where} {took} {data.get('summary', '')}"
     if event.type == "step.failed":
         return f"[red]✗[/] {event.step}{where}: {data.get('error', '')}"
     if event.type == "decision.made":
@@ -88,13 +90,15 @@ def _line(event: EventRecord) -> str | None:
     return None
 
 
-async def _ask(pending: PendingDecision, console: Console) -> dict[str, Any] | None:
+async def ask_decision(pending: PendingDecision, console: Console) -> dict[str, Any] | None:
+    """Show a pending decision and ask for the answer (None: no terminal to ask in)."""
     payload = pending.payload
     if pending.kind == "plan_approval":
         _print_plan(payload.get("plan", {}), console)
     elif pending.kind == "conflict":
+        files = ", ".join(payload.get("files", []))
         console.print(
-            f"[yellow]Merge conflict[/] in {payload.get('repo')}: {payload.get('branch')} ({', '.join(payload.get('files', []))})"
+            f"[yellow]Merge conflict[/] in {payload.get('repo')}: {payload.get('branch')} ({files})"
         )
     elif pending.kind == "error":
         err = payload.get("error", {})
@@ -107,7 +111,8 @@ async def _ask(pending: PendingDecision, console: Console) -> dict[str, Any] | N
         console.print(f"  notes: {payload.get('release_notes', {}).get('url', '-')}")
     if not sys.stdin.isatty():
         console.print(
-            "[yellow]waiting for a decision[/]; no terminal to ask in. Answer it with `enigma resume RUN` in a terminal or through the API."
+            "[yellow]waiting for a decision[/]; no terminal to ask in. Answer it with "
+            "`enigma resume RUN` in a terminal or through the API."
         )
         return None
     action = await asyncio.to_thread(
@@ -166,7 +171,7 @@ async def follow(rt: Runtime, run_id: str, *, as_json: bool, console: Console) -
     async with manager.subscribe() as queue:
         for event in manager.store.events(run_id):
             seen = event.id
-            if not as_json and (text := _line(event)):
+            if not as_json and (text := event_line(event)):
                 console.print(text)
         while True:
             if interrupted.is_set():
@@ -178,7 +183,7 @@ async def follow(rt: Runtime, run_id: str, *, as_json: bool, console: Console) -
             if run.status == "waiting_for_approval" and not manager.is_executing(run_id):
                 answered = False
                 for pending in run.pending:
-                    answer = await _ask(pending, console)
+                    answer = await ask_decision(pending, console)
                     if answer is None:
                         return await _finish(rt, run, as_json, console, code=3)
                     await manager.decide(
@@ -199,7 +204,7 @@ async def follow(rt: Runtime, run_id: str, *, as_json: bool, console: Console) -
                 item: EventRecord | None = await asyncio.wait_for(queue.get(), 0.5)
                 if item is not None and item.run_id == run_id and item.id > seen:
                     seen = item.id
-                    if not as_json and (text := _line(item)):
+                    if not as_json and (text := event_line(item)):
                         console.print(text)
 
 
@@ -207,7 +212,18 @@ async def _finish(
     rt: Runtime, run: RunRecord, as_json: bool, console: Console, code: int | None = None
 ) -> int:
     snapshot = await rt.manager.graph.aget_state({"configurable": {"thread_id": run.id}})
-    values = dict(snapshot.values)
+    return report(run, dict(snapshot.values), as_json, console, code)
+
+
+def report(
+    run: RunRecord,
+    values: dict[str, Any],
+    as_json: bool,
+    console: Console,
+    code: int | None = None,
+    resume_hint: str = "enigma resume {run_id}",
+) -> int:
+    """Print how the run ended (one JSON line with --json); the exit code to use."""
     prs = {repo: pr["html_url"] for repo, pr in (values.get("pull_requests") or {}).items()}
     summary = {
         "run_id": run.id,
@@ -215,7 +231,7 @@ async def _finish(
         "outcome": values.get("outcome"),
         "reason": values.get("outcome_reason"),
         "pull_requests": prs,
-        "skipped": values.get("skipped", []),
+        "skipped": values.get("skipped") or [],
         "notes_url": (values.get("release_notes") or {}).get("url"),
         "tickets_done": (values.get("finalized") or {}).get("tickets", []),
     }
@@ -232,7 +248,7 @@ async def _finish(
                 f"  [yellow]skipped[/] {skip['repo']} {skip.get('branch') or ''}: {skip['reason']}"
             )
         if run.status == "paused":
-            console.print(f"  continue with: enigma resume {run.id}")
+            console.print(f"  continue with: {resume_hint.format(run_id=run.id)}")
     if code is not None:
         return code
     return 0 if run.status == "succeeded" else 1

@@ -1,7 +1,9 @@
 """The FastAPI app factory: lifespan (runtime, recovery, retention), errors, health, metrics.
 
 Validation failures answer 422 with the field named; unknown runs 404; actions the run's
-status does not allow 409; oversize bodies 413. No handler lets bad input become a 500.
+status does not allow 409; oversize bodies 413. No handler lets bad input become a 500, and
+an unexpected error answers a plain 500 whose body carries no exception text (that could
+echo a header or a URL with credentials); the traceback goes to the log.
 """
 
 from __future__ import annotations
@@ -9,58 +11,107 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from enigma.api.auth import TokenBook
 from enigma.api.routes import router
-from enigma.bootstrap import open_runtime
+from enigma.bootstrap import Runtime, open_runtime
 from enigma.context import Context
+from enigma.runs.manager import RunManager
 from enigma.settings import Settings
 
-__all__ = ["MAX_BODY_BYTES", "create_app"]
+__all__ = ["MAX_BODY_BYTES", "RUN_STATUSES", "BodyLimit", "create_app"]
 
 log = logging.getLogger("enigma.api")
 MAX_BODY_BYTES = 64 * 1024
 WEB_DIR = Path(__file__).resolve().parents[1] / "web"
+RUN_STATUSES = (
+    "queued",
+    "running",
+    "waiting_for_approval",
+    "paused",
+    "succeeded",
+    "failed",
+    "cancelled",
+)
+
+OnReady = Callable[[Runtime, str | None], None]
+"""Called once the service is ready, with the runtime and the generated demo token (if any)."""
 
 
 class BodyLimit:
-    """Refuse request bodies over the limit with 413 before any handler reads them."""
+    """Refuse request bodies over the limit with 413 before any handler acts on them.
+
+    A declared Content-Length over the limit is refused at once. A chunked body (no length)
+    is counted as the handler reads it: past the limit the 413 is sent, the handler is told
+    the client went away, and whatever it answers then is dropped.
+    """
 
     def __init__(self, app: ASGIApp, limit: int = MAX_BODY_BYTES):
         self.app = app
         self.limit = limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            length = dict(scope.get("headers", [])).get(b"content-length")
-            if length is not None and (not length.isdigit() or int(length) > self.limit):
-                response = JSONResponse(
-                    {"detail": f"request body over {self.limit} bytes", "errors": []}, status_code=413
-                )
-                await response(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope.get("headers", [])).get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.limit):
+            await self._refuse(scope, receive, send)
+            return
+        seen = 0
+        refused = False
+
+        async def counted() -> Message:
+            nonlocal seen, refused
+            if refused:
+                return {"type": "http.disconnect"}
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    refused = True
+                    await self._refuse(scope, receive, send)
+                    return {"type": "http.disconnect"}
+            return message
+
+        async def guarded(message: Message) -> None:
+            if not refused:
+                await send(message)
+
+        await self.app(scope, counted, guarded)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = JSONResponse(
+            {"detail": f"request body over {self.limit} bytes", "errors": []}, status_code=413
+        )
+        await response(scope, receive, send)
 
 
 def _field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     out = []
     for err in exc.errors():
-        loc = [str(p) for p in err.get("loc", ()) if p not in ("body",)]
+        loc = [str(p) for p in err.get("loc", ()) if p != "body"]
         message = str(err.get("msg", "invalid")).removeprefix("Value error, ")
         out.append({"field": ".".join(loc) or "body", "message": message})
     return out
 
 
-def create_app(settings: Settings | None = None, context: Context | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    context: Context | None = None,
+    on_ready: OnReady | None = None,
+) -> FastAPI:
     """Build the service; everything heavy opens in the lifespan, inside the event loop."""
     settings = settings or Settings()
 
@@ -68,15 +119,18 @@ def create_app(settings: Settings | None = None, context: Context | None = None)
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         book, demo_token = TokenBook.from_settings(settings)
         app.state.tokens = book
-        app.state.demo_token = demo_token
         async with open_runtime(settings, context) as runtime:
             app.state.runtime = runtime
             recovered = await runtime.manager.recover()
             if recovered:
                 log.info("recovered %d runs: %s", len(recovered), ", ".join(recovered))
             runtime.manager.start_watchdog()
-            retention = asyncio.get_running_loop().create_task(_retention(runtime.manager, settings))
+            retention = asyncio.get_running_loop().create_task(
+                _retention(runtime.manager, settings)
+            )
             app.state.ready = True
+            if on_ready is not None:
+                on_ready(runtime, demo_token)
             try:
                 yield
             finally:
@@ -95,13 +149,24 @@ def create_app(settings: Settings | None = None, context: Context | None = None)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = _field_errors(exc)
         text = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
-        return JSONResponse({"detail": f"invalid request: {text}", "errors": errors}, status_code=422)
+        return JSONResponse(
+            {"detail": f"invalid request: {text}", "errors": errors}, status_code=422
+        )
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
         return JSONResponse(
-            {"detail": str(exc.detail), "errors": []}, status_code=exc.status_code,
+            {"detail": str(exc.detail), "errors": []},
+            status_code=exc.status_code,
             headers=getattr(exc, "headers", None),
+        )
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
+        return JSONResponse(
+            {"detail": "internal error; the service log has the details", "errors": []},
+            status_code=500,
         )
 
     app.include_router(router)
@@ -116,16 +181,19 @@ def create_app(settings: Settings | None = None, context: Context | None = None)
         """Store and checkpoints reachable, recovery done."""
         if not request.app.state.ready:
             return JSONResponse({"status": "starting"}, status_code=503)
-        request.app.state.runtime.manager.store.list(None, None, 1, 0)
+        request.app.state.runtime.manager.store.list_runs(None, None, 1, 0)
         return JSONResponse({"status": "ready"})
 
     @app.get("/metrics", tags=["ops"], response_class=PlainTextResponse)
     async def metrics(request: Request) -> PlainTextResponse:
         """Prometheus text format."""
-        manager = request.app.state.runtime.manager
-        for status in ("queued", "running", "waiting_for_approval", "paused", "succeeded", "failed", "cancelled"):
-            manager.metrics.runs.labels(status).set(manager.store.list(status, None, 1, 0)[1])
-        return PlainTextResponse(manager.metrics.render().decode(), media_type="text/plain; version=0.0.4")
+        manager: RunManager = request.app.state.runtime.manager
+        for status in RUN_STATUSES:
+            count = manager.store.list_runs(status, None, 1, 0)[1]
+            manager.metrics.runs.labels(status).set(count)
+        return PlainTextResponse(
+            manager.metrics.render().decode(), media_type="text/plain; version=0.0.4"
+        )
 
     if WEB_DIR.exists():
         app.mount("/ui", StaticFiles(directory=WEB_DIR, html=True), name="web")
@@ -135,14 +203,51 @@ def create_app(settings: Settings | None = None, context: Context | None = None)
             return RedirectResponse("/ui/")
 
     app.add_middleware(BodyLimit)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 
 
-async def _retention(manager: Any, settings: Settings) -> None:
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """The OpenAPI document, made exact where FastAPI's default is loose.
+
+    - An optional query or header parameter is absent, never JSON `null`: FastAPI documents
+      it as `anyOf [T, null]`, which tells clients (and schemathesis) that `?status=null` is
+      valid; only `T` is kept.
+    - The repositories a run may name are this deployment's: they are listed as an enum, so
+      the docs offer them and a schema-valid request is one the service accepts.
+    """
+    if app.openapi_schema is not None:
+        return app.openapi_schema
+    schema = get_openapi(
+        title=app.title, version=app.version, summary=app.summary, routes=app.routes
+    )
+    for path in schema.get("paths", {}).values():
+        for operation in path.values():
+            for parameter in operation.get("parameters", []):
+                options = parameter.get("schema", {}).get("anyOf")
+                if parameter.get("in") != "path" and options:
+                    kept = [o for o in options if o.get("type") != "null"]
+                    if len(kept) == 1:
+                        parameter["schema"] = {**parameter["schema"], **kept[0]}
+                        del parameter["schema"]["anyOf"]
+    runtime: Runtime | None = getattr(app.state, "runtime", None)
+    if runtime is None:
+        return schema  # not cached: asked before start-up finished
+    if runtime.repositories:
+        request = schema["components"]["schemas"]["RunRequest"]
+        request["properties"]["repositories"]["items"]["enum"] = list(runtime.repositories)
+    app.openapi_schema = schema
+    return schema
+
+
+async def _retention(manager: RunManager, settings: Settings) -> None:
     """Delete finished runs past the retention period, hourly."""
     while True:
-        with contextlib.suppress(Exception):
+        try:
             purged = await manager.purge(settings.retention_days * 86_400)
+        except Exception:  # retention must not stop for one failure; the next hour retries
+            log.exception("retention failed")
+        else:
             if purged:
                 log.info("retention: deleted %d finished runs", len(purged))
         await asyncio.sleep(3600)

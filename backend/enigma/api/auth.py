@@ -9,6 +9,7 @@ logged, stored in a run, or echoed in a response.
 from __future__ import annotations
 
 import json
+import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,8 +63,10 @@ class TokenBook:
         else:
             raw = {"enigma_" + secrets.token_urlsafe(24): {"user": "demo", "roles": ["admin"]}}
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(json.dumps(raw))
-            path.chmod(0o600)
+            # created owner-only: never readable by others, not even for a moment
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as out:
+                out.write(json.dumps(raw))
         book = cls({k: ApiUser.model_validate(v) for k, v in raw.items()})
         return book, next(iter(raw))
 

@@ -5,12 +5,17 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from enigma.api.auth import Principal, TokenBook
+from enigma.api.auth import ROLE_ACTIONS, Principal, TokenBook
 from enigma.bootstrap import Runtime
 from enigma.runs.manager import RunManager
 
 __all__ = ["CurrentUser", "Manager", "RuntimeDep", "require"]
+
+# Documents the scheme in OpenAPI (the docs' Authorize button); our own code answers the 401s.
+# Only the header is accepted: a token in the query string would end up in access logs.
+_bearer = HTTPBearer(auto_error=False, description="An API token from ENIGMA_API_TOKENS")
 
 
 def _runtime(request: Request) -> Runtime:
@@ -22,22 +27,23 @@ def _manager(request: Request) -> RunManager:
     return _runtime(request).manager
 
 
-def _principal(request: Request) -> Principal:
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if not token and "access_token" in request.query_params:  # EventSource cannot set headers
-        scheme, token = "bearer", request.query_params["access_token"]
-    if scheme.lower() != "bearer" or not token.strip():
+def _principal(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    if credentials is None or not credentials.credentials.strip():
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
             "missing bearer token: send `Authorization: Bearer <token>`",
             headers={"WWW-Authenticate": "Bearer"},
         )
     book: TokenBook = request.app.state.tokens
-    principal = book.lookup(token.strip())
+    principal = book.lookup(credentials.credentials.strip())
     if principal is None:
         raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED, "unknown API token", headers={"WWW-Authenticate": "Bearer"}
+            status.HTTP_401_UNAUTHORIZED,
+            "unknown API token",
+            headers={"WWW-Authenticate": "Bearer"},
         )
     return principal
 
@@ -50,7 +56,9 @@ CurrentUser = Annotated[Principal, Depends(_principal)]
 def require(principal: Principal, action: str) -> None:
     """403 unless the caller's roles allow `action`."""
     if not principal.may(action):
+        roles = ", ".join(sorted(principal.roles)) or "no role"
+        allowed = ", ".join(sorted(ROLE_ACTIONS[action]))
         raise HTTPException(
             status.HTTP_403_FORBIDDEN,
-            f"{principal.user} ({', '.join(sorted(principal.roles)) or 'no role'}) may not {action}",
+            f"{principal.user} ({roles}) may not {action}; that takes one of: {allowed}",
         )

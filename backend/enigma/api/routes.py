@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import asyncio
+from collections.abc import Awaitable
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, HTTPException, Query, Request, Response
+from fastapi import APIRouter, Body, Depends, Header, HTTPException, Path, Query, Request, Response
+from fastapi.dependencies.models import Dependant
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 
 from enigma.api.deps import CurrentUser, Manager, RuntimeDep, require
 from enigma.api.schemas import (
     AmendIn,
+    Checkpoints,
     DecisionIn,
     ErrorOut,
     EventList,
@@ -19,16 +23,57 @@ from enigma.api.schemas import (
     RunList,
     StepStatus,
 )
-from enigma.api.sse import event_stream, parse_last_event_id
+from enigma.api.sse import MAX_EVENT_ID, event_stream, parse_last_event_id
 from enigma.runs.manager import DecisionError, RunManager, UnknownRun, build_snapshot_summary
 from enigma.runs.models import RunRecord, RunRequest, RunStatus
 
 __all__ = ["router"]
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorOut} for code in (401, 403, 404, 409, 413, 422)
+    code: {"model": ErrorOut} for code in (400, 401, 403, 404, 409, 413, 422)
 }
-router = APIRouter(prefix="/api", responses=_ERRORS)
+_SSE: dict[int | str, dict[str, Any]] = {
+    200: {
+        "model": EventList,
+        "description": "The events as an SSE stream, or as JSON with `?format=json`",
+        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+    }
+}
+
+
+def _query_names(dependant: Dependant) -> set[str]:
+    names = {str(p.alias) for p in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _query_names(sub)
+    return names
+
+
+def _known_query(request: Request) -> None:
+    """422 for a query parameter the route does not take (a typo would silently do nothing)."""
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute):
+        return
+    allowed = _query_names(route.dependant)
+    unknown = sorted(set(request.query_params) - allowed)
+    if unknown:
+        takes = ", ".join(sorted(allowed)) or "none"
+        raise RequestValidationError(
+            [
+                {
+                    "loc": ("query", name),
+                    "msg": f"unknown query parameter; this route takes: {takes}",
+                    "type": "extra_forbidden",
+                }
+                for name in unknown
+            ]
+        )
+
+
+router = APIRouter(prefix="/api", responses=_ERRORS, dependencies=[Depends(_known_query)])
+
+RunId = Annotated[str, Path(min_length=1, max_length=64, description="The run's id")]
+LastEventId = Annotated[str | None, Header(max_length=32, description="Resume after this event id")]
+After = Annotated[int | None, Query(ge=0, le=MAX_EVENT_ID, description="Resume after this id")]
 
 
 def _get(manager: RunManager, run_id: str) -> RunRecord:
@@ -38,18 +83,30 @@ def _get(manager: RunManager, run_id: str) -> RunRecord:
         raise HTTPException(404, f"no run {run_id!r}; GET /api/runs lists the runs") from None
 
 
+async def _command(manager: RunManager, run_id: str, call: Awaitable[RunRecord]) -> RunRecord:
+    try:
+        return await call
+    except UnknownRun:
+        raise HTTPException(404, f"no run {run_id!r}; GET /api/runs lists the runs") from None
+    except DecisionError as exc:
+        raise HTTPException(exc.status, exc.message) from None
+
+
 def _steps(manager: RunManager, run_id: str) -> list[StepStatus]:
     steps: dict[tuple[str, str | None], StepStatus] = {}
-    for event in manager.store.events(run_id, limit=100_000):
-        if not event.type.startswith("step.") or event.step is None:
+    ended = {"step.finished": "done", "step.failed": "failed", "step.waiting": "waiting"}
+    for event in manager.store.events(run_id, limit=1_000_000):
+        if event.type not in ("step.started", *ended) or event.step is None:
             continue
         key = (event.step, event.repo)
-        current = steps.get(key) or StepStatus(step=event.step, repo=event.repo, status="pending", attempts=0)
+        current = steps.get(key) or StepStatus(
+            step=event.step, repo=event.repo, status="pending", attempts=0
+        )
         if event.type == "step.started":
             current.attempts += 1
             current.status = "running"
         else:
-            current.status = {"step.finished": "done", "step.failed": "failed", "step.waiting": "waiting"}[event.type]
+            current.status = ended[event.type]
             current.duration_ms = event.data.get("duration_ms")
             current.summary = event.data.get("summary")
             current.error = event.data.get("error")
@@ -57,13 +114,19 @@ def _steps(manager: RunManager, run_id: str) -> list[StepStatus]:
     return list(steps.values())
 
 
-@router.post("/runs", status_code=201, response_model=RunRecord, summary="Start a release run")
+@router.post(
+    "/runs",
+    status_code=201,
+    response_model=RunRecord,
+    summary="Start a release run",
+    responses={200: {"model": RunRecord, "description": "The run this Idempotency-Key started"}},
+)
 async def start_run(
     body: RunRequest,
     response: Response,
     user: CurrentUser,
     manager: Manager,
-    idempotency_key: str | None = Header(None, max_length=200),
+    idempotency_key: Annotated[str | None, Header(min_length=1, max_length=200)] = None,
 ) -> RunRecord:
     """Queue a run; the same `Idempotency-Key` returns the same run (200 instead of 201)."""
     require(user, "operate")
@@ -80,19 +143,19 @@ async def start_run(
 async def list_runs(
     user: CurrentUser,
     manager: Manager,
-    status_filter: RunStatus | None = Query(None, alias="status"),
-    fix_version: str | None = Query(None, max_length=32),
-    limit: int = Query(50, ge=1, le=500),
-    offset: int = Query(0, ge=0, le=1_000_000),
+    status_filter: Annotated[RunStatus | None, Query(alias="status")] = None,
+    fix_version: Annotated[str | None, Query(max_length=32)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> RunList:
     """Newest first, filtered by status and fix version."""
     require(user, "read")
-    runs, total = manager.store.list(status_filter, fix_version, limit, offset)
+    runs, total = manager.store.list_runs(status_filter, fix_version, limit, offset)
     return RunList(runs=runs, total=total, limit=limit, offset=offset)
 
 
 @router.get("/runs/{run_id}", response_model=RunDetail, summary="One run with its state and steps")
-async def get_run(run_id: str, user: CurrentUser, manager: Manager) -> RunDetail:
+async def get_run(run_id: RunId, user: CurrentUser, manager: Manager) -> RunDetail:
     """Status, pending decisions, state summary and per-step status."""
     require(user, "read")
     run = _get(manager, run_id)
@@ -104,114 +167,111 @@ async def get_run(run_id: str, user: CurrentUser, manager: Manager) -> RunDetail
     )
 
 
-async def _command(manager: RunManager, run_id: str, coro: Any) -> RunRecord:
-    _get(manager, run_id)
-    try:
-        run: RunRecord = await coro
-    except DecisionError as exc:
-        raise HTTPException(exc.status, exc.message) from None
-    return run
-
-
 @router.post("/runs/{run_id}/pause", response_model=RunRecord, status_code=202)
-async def pause_run(run_id: str, user: CurrentUser, manager: Manager) -> RunRecord:
-    """Stop at the next step boundary."""
+async def pause_run(run_id: RunId, user: CurrentUser, manager: Manager) -> RunRecord:
+    """Stop at the next step boundary (of each repository's leg)."""
     require(user, "operate")
     return await _command(manager, run_id, manager.pause(run_id, user.user))
 
 
 @router.post("/runs/{run_id}/resume", response_model=RunRecord, status_code=202)
-async def resume_run(run_id: str, user: CurrentUser, manager: Manager) -> RunRecord:
+async def resume_run(run_id: RunId, user: CurrentUser, manager: Manager) -> RunRecord:
     """Continue a paused or failed run from its last checkpoint."""
     require(user, "operate")
     return await _command(manager, run_id, manager.resume(run_id, user.user))
 
 
 @router.post("/runs/{run_id}/cancel", response_model=RunRecord)
-async def cancel_run(run_id: str, user: CurrentUser, manager: Manager) -> RunRecord:
+async def cancel_run(run_id: RunId, user: CurrentUser, manager: Manager) -> RunRecord:
     """Stop the run now; in-flight work is abandoned."""
     require(user, "operate")
     return await _command(manager, run_id, manager.cancel(run_id, user.user))
 
 
-def _decision_route(action: str, role: str, doc: str) -> None:
-    async def decide(run_id: str, body: DecisionIn, user: CurrentUser, manager: Manager) -> RunRecord:
-        require(user, role)
-        return await _command(
-            manager, run_id,
-            manager.decide(run_id, action, user.user, body.comment, None, body.interrupt_id),
-        )
+Decision = Annotated[DecisionIn | None, Body()]
 
-    decide.__doc__ = doc
+
+def _decision_route(action: str, role: str, doc: str) -> None:
+    async def decide(
+        run_id: RunId, user: CurrentUser, manager: Manager, body: Decision = None
+    ) -> RunRecord:
+        require(user, role)
+        body = body or DecisionIn()
+        call = manager.decide(run_id, action, user.user, body.comment, None, body.interrupt_id)
+        return await _command(manager, run_id, call)
+
+    decide.__doc__ = f"{doc}. The body is optional."
     decide.__name__ = f"{action}_run"
-    router.post(f"/runs/{{run_id}}/{action}", response_model=RunRecord, status_code=202, summary=doc)(decide)
+    router.post(
+        f"/runs/{{run_id}}/{action}", response_model=RunRecord, status_code=202, summary=doc
+    )(decide)
 
 
 _decision_route("approve", "approve", "Approve the pending plan or release")
-_decision_route("reject", "approve", "Reject the plan or release (ends the run), or abort at a conflict or error")
-_decision_route("retry", "decide", "Retry the failed step")
+_decision_route(
+    "reject", "approve", "Reject the plan or release (ends the run), or abort at a conflict"
+)
+_decision_route("retry", "decide", "Retry the failed step of a pending error decision")
 _decision_route("skip", "decide", "Skip the conflicting branch or the failed repository")
 
 
 @router.post("/runs/{run_id}/amend", response_model=RunRecord, status_code=202)
-async def amend_run(run_id: str, body: AmendIn, user: CurrentUser, manager: Manager) -> RunRecord:
+async def amend_run(run_id: RunId, body: AmendIn, user: CurrentUser, manager: Manager) -> RunRecord:
     """Drop tickets, branches (`repo:branch`) or repositories from the plan, then re-plan."""
     require(user, "amend")
-    return await _command(
-        manager, run_id,
-        manager.decide(run_id, "amend", user.user, body.comment, body.exclude.model_dump(), body.interrupt_id),
-    )
+    exclude = body.exclude.model_dump()
+    call = manager.decide(run_id, "amend", user.user, body.comment, exclude, body.interrupt_id)
+    return await _command(manager, run_id, call)
 
 
-@router.get("/runs/{run_id}/history")
-async def run_history(run_id: str, user: CurrentUser, manager: Manager) -> dict[str, Any]:
+@router.get("/runs/{run_id}/history", response_model=Checkpoints)
+async def run_history(run_id: RunId, user: CurrentUser, manager: Manager) -> Checkpoints:
     """The run's checkpoints, newest first (ids for re-run)."""
     require(user, "read")
     _get(manager, run_id)
-    return {"checkpoints": await manager.history(run_id)}
+    return Checkpoints.model_validate({"checkpoints": await manager.history(run_id)})
 
 
 @router.post("/runs/{run_id}/rerun", response_model=RunRecord, status_code=202)
-async def rerun(run_id: str, body: RerunIn, user: CurrentUser, manager: Manager) -> RunRecord:
+async def rerun(run_id: RunId, body: RerunIn, user: CurrentUser, manager: Manager) -> RunRecord:
     """Run again from a checkpoint of the history, with a reason."""
     require(user, "operate")
-    return await _command(manager, run_id, manager.rerun(run_id, body.checkpoint_id, body.reason, user.user))
+    call = manager.rerun(run_id, body.checkpoint_id, body.reason, user.user)
+    return await _command(manager, run_id, call)
 
 
-@router.get(
-    "/runs/{run_id}/events",
-    responses={200: {"content": {"text/event-stream": {}}, "description": "SSE stream"}},
-)
+@router.get("/runs/{run_id}/events", response_model=None, responses=_SSE)
 async def run_events(
-    run_id: str,
-    request: Request,
+    run_id: RunId,
     user: CurrentUser,
     manager: Manager,
-    last_event_id: str | None = Header(None, max_length=20),
-    after: int | None = Query(None, ge=0),
-    format: str | None = Query(None, pattern="^(json|sse)$"),
+    last_event_id: LastEventId = None,
+    after: After = None,
+    format: Annotated[str | None, Query(pattern="^(json|sse)$")] = None,
 ) -> Any:
     """The run's events as SSE (or `?format=json`); resumes after `Last-Event-ID`."""
     require(user, "read")
     _get(manager, run_id)
-    start = parse_last_event_id(last_event_id, str(after) if after is not None else None)
+    start = parse_last_event_id(last_event_id, after)
     if format == "json":
-        return EventList(events=manager.store.events(run_id, after=start))
+        return EventList(events=manager.store.events(run_id, after=start, limit=100_000))
     return event_stream(manager, run_id, start)
 
 
-@router.get(
-    "/events", responses={200: {"content": {"text/event-stream": {}}, "description": "SSE stream"}}
-)
+@router.get("/events", response_model=None, responses=_SSE)
 async def all_events(
     user: CurrentUser,
     manager: Manager,
-    last_event_id: str | None = Header(None, max_length=20),
-    after: int | None = Query(None, ge=0),
+    last_event_id: LastEventId = None,
+    after: After = None,
+    format: Annotated[str | None, Query(pattern="^(json|sse)$")] = None,
 ) -> Any:
-    """Every run's events as SSE; resumes after `Last-Event-ID`."""
+    """Every run's events as SSE (or `?format=json`); resumes after `Last-Event-ID`."""
     require(user, "read")
-    return event_stream(manager, None, parse_last_event_id(last_event_id, str(after) if after is not None else None))
+    start = parse_last_event_id(last_event_id, after)
+    if format == "json":
+        return EventList(events=manager.store.events(None, after=start, limit=10_000))
+    return event_stream(manager, None, start)
 
 
 @router.get("/config")
@@ -241,7 +301,9 @@ async def graph_shape(user: CurrentUser, manager: Manager) -> dict[str, Any]:
     drawn = manager.graph.get_graph(xray=1)
     return {
         "nodes": [{"id": n.id, "name": n.name} for n in drawn.nodes.values()],
-        "edges": [{"source": e.source, "target": e.target, "conditional": e.conditional} for e in drawn.edges],
+        "edges": [
+            {"source": e.source, "target": e.target, "conditional": e.conditional}
+            for e in drawn.edges
+        ],
         "mermaid": drawn.draw_mermaid(),
     }
-

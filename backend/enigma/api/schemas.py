@@ -10,6 +10,8 @@ from enigma.runs.models import EventRecord, RunRecord
 
 __all__ = [
     "AmendIn",
+    "Checkpoint",
+    "Checkpoints",
     "DecisionIn",
     "ErrorOut",
     "Exclusions",
@@ -30,16 +32,18 @@ class ErrorOut(BaseModel):
 class DecisionIn(BaseModel):
     """Body of approve / reject / retry / skip: who decides is the token's user."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     comment: str = Field("", max_length=2000)
-    interrupt_id: str | None = Field(None, max_length=64, description="which pending decision, when several")
+    interrupt_id: str | None = Field(
+        None, max_length=64, description="which pending decision, when several"
+    )
 
 
 class Exclusions(BaseModel):
     """What an amendment drops from the plan."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     tickets: list[str] = Field(default_factory=list, max_length=500)
     branches: list[str] = Field(default_factory=list, max_length=500, description="repo:branch")
@@ -55,7 +59,7 @@ class AmendIn(DecisionIn):
 class RerunIn(BaseModel):
     """Body of rerun: the checkpoint to start again from, and why."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     checkpoint_id: str = Field(..., max_length=64)
     reason: str = Field(..., min_length=1, max_length=2000)
@@ -93,3 +97,20 @@ class EventList(BaseModel):
     """Events of the log (JSON rather than a stream)."""
 
     events: list[EventRecord]
+
+
+class Checkpoint(BaseModel):
+    """One checkpoint of a run's thread."""
+
+    checkpoint_id: str
+    step: int | None = None
+    source: str | None = None
+    created_at: str | None = None
+    next: list[str] = Field(default_factory=list)
+    current_step: str | None = None
+
+
+class Checkpoints(BaseModel):
+    """A run's checkpoints, newest first."""
+
+    checkpoints: list[Checkpoint]

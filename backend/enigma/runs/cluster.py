@@ -218,6 +218,8 @@ class ClusterRunManager(RunManager):
         except asyncio.CancelledError:
             if self._intent.get(run_id) != "lease_lost" and not self.closing:
                 raise
+        finally:
+            self.store.forget_loss(run_id)
 
     async def shutdown(self, timeout: float = 10.0) -> None:
         """Drain at step boundaries, then give the leases up so other workers continue at once."""

@@ -2,15 +2,23 @@
 
 One run is one LangGraph thread (`thread_id = run_id`), executed with `durability="sync"` so
 every finished step is on disk before the next starts. The manager turns the graph's `tasks`
-stream into events (step started / finished / failed, with attempt and duration), keeps each
-run's row in the store in step with the checkpoint, and answers the commands of the API and
-the CLI:
+stream into events (`steps.StepTracker`), keeps each run's row in the store in step with the
+checkpoint, and answers the commands of the API and the CLI:
 
-- pause: cooperative; `RunControl.request_drain` stops the graph at the next step boundary;
+- pause: cooperative; `RunControl.request_drain` stops the graph at the next step boundary
+  (the control reaches the repository subgraphs too, so a pause takes effect after the
+  current step of each repository);
 - cancel: at once; the asyncio task is cancelled and in-flight work abandoned (every node is
   check-then-act, so work abandoned half way is finished, not repeated, by a later re-run);
-- decisions: resume the pending interrupt by id with `Command(resume={id: value})`;
-- recovery: at start-up every queued or running run continues from its last checkpoint.
+- decisions: recorded in the event log first (`decision.made`, with the interrupt id), then
+  sent with `Command(resume={interrupt_id: answer})`. LangGraph keeps a resume value only
+  once the resumed node has finished, so after a crash in between the interrupt is pending
+  again; every execution therefore re-sends the recorded answers of the interrupts that are
+  still pending, and a decision survives any crash;
+- recovery: at start-up every queued or running run continues from its last checkpoint;
+  runs waiting for a decision and paused runs stay so;
+- re-run: forks the thread at the chosen checkpoint (`aupdate_state`), so the fork is durable
+  before the run is queued and a crash cannot lose where to start from.
 """
 
 from __future__ import annotations
@@ -30,17 +38,12 @@ from langgraph.runtime import RunControl
 from langgraph.types import Command
 
 from enigma.context import Context
-from enigma.runs.metrics import Metrics
-from enigma.runs.models import (
-    ACTIVE,
-    EventRecord,
-    PendingDecision,
-    RunRecord,
-    RunRequest,
-)
-from enigma.runs.store import IllegalTransition, RunStore
+from enigma.runs.metrics import Metrics, RetryLogBridge
+from enigma.runs.models import ACTIVE, EventRecord, PendingDecision, RunRecord, RunRequest
+from enigma.runs.steps import StepTracker
+from enigma.runs.store import RunHandedOver, RunStore
 
-__all__ = ["ACTION_KINDS", "DecisionError", "RunManager", "UnknownRun"]
+__all__ = ["ACTION_KINDS", "DecisionError", "RunManager", "UnknownRun", "build_snapshot_summary"]
 
 log = logging.getLogger("enigma.runs")
 
@@ -48,7 +51,9 @@ log = logging.getLogger("enigma.runs")
 ACTION_KINDS: dict[str, dict[str, str]] = {
     "approve": {"plan_approval": "approve", "release_approval": "approve"},
     "reject": {
-        "plan_approval": "reject", "release_approval": "reject", "conflict": "abort",
+        "plan_approval": "reject",
+        "release_approval": "reject",
+        "conflict": "abort",
         "error": "abort",
     },
     "amend": {"plan_approval": "amend"},
@@ -57,7 +62,10 @@ ACTION_KINDS: dict[str, dict[str, str]] = {
     "abort": {"error": "abort", "conflict": "abort"},
 }
 _OUTCOME_STATUS = {
-    "succeeded": "succeeded", "planned": "succeeded", "cancelled": "cancelled", "failed": "failed",
+    "succeeded": "succeeded",
+    "planned": "succeeded",
+    "cancelled": "cancelled",
+    "failed": "failed",
 }
 
 
@@ -101,12 +109,15 @@ class RunManager:
         self.run_deadline = run_deadline
         self._slots = asyncio.Semaphore(max_concurrent)
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._executing: set[str] = set()
         self._controls: dict[str, RunControl] = {}
         self._intent: dict[str, str] = {}
         self._steps: dict[str, dict[str, tuple[str, float]]] = {}
         self._subscribers: set[asyncio.Queue[EventRecord | None]] = set()
         self._waiting = 0
         self._watchdog: asyncio.Task[None] | None = None
+        self._retry_log = RetryLogBridge(self.metrics)
+        logging.getLogger("enigma.integrations").addHandler(self._retry_log)
         self.closing = False
 
     # ---- events ----
@@ -134,7 +145,9 @@ class RunManager:
         return event
 
     @contextlib.asynccontextmanager
-    async def subscribe(self, maxsize: int = 10_000) -> AsyncIterator[asyncio.Queue[EventRecord | None]]:
+    async def subscribe(
+        self, maxsize: int = 10_000
+    ) -> AsyncIterator[asyncio.Queue[EventRecord | None]]:
         """Live events from now on; `None` in the queue means "you fell behind, re-read"."""
         queue: asyncio.Queue[EventRecord | None] = asyncio.Queue(maxsize)
         self._subscribers.add(queue)
@@ -160,7 +173,18 @@ class RunManager:
     async def start(
         self, request: RunRequest, actor: str, idempotency_key: str | None = None
     ) -> tuple[RunRecord, bool]:
-        """Create a run and queue it; the same idempotency key returns the same run."""
+        """Create a run and queue it; the same idempotency key returns the same run.
+
+        Keys are scoped to the caller (one user's key never returns another user's run), and
+        a key reused with a different request is refused (409) rather than silently answered
+        with a run that is not the one asked for.
+        """
+        if self.four_eyes and request.policy.auto_approve:
+            raise DecisionError(
+                403,
+                "four-eyes rule: policy.auto_approve would let the starter's run approve "
+                "itself; start it without auto_approve and let someone else approve",
+            )
         if self.repositories is not None:
             unknown = [r for r in request.repositories if r not in self.repositories]
             if unknown:
@@ -183,11 +207,19 @@ class RunManager:
             updated_at=now,
             request=request.model_dump(),
         )
-        run, created = self.store.create(run, idempotency_key)
-        if created:
-            self.emit(run.id, "run.created", {"request": run.request}, actor=actor)
-            self._schedule(run.id)
-        return run, created
+        key = None if idempotency_key is None else f"{actor}\n{idempotency_key}"
+        run, created = self.store.create(run, key)
+        if not created:
+            if run.request != request.model_dump():
+                raise DecisionError(
+                    409,
+                    f"Idempotency-Key {idempotency_key!r} was used for run {run.id} with a "
+                    "different request; use a new key for a new run",
+                )
+            return run, False
+        self.emit(run.id, "run.created", {"request": run.request}, actor=actor)
+        self._schedule(run.id)
+        return run, True
 
     async def pause(self, run_id: str, actor: str) -> RunRecord:
         """Stop at the next step boundary (a queued run simply does not start)."""
@@ -195,7 +227,9 @@ class RunManager:
         if run.status == "queued":
             return self._set_status(run_id, "paused", actor=actor, reason="paused before start")
         if run.status != "running":
-            raise DecisionError(409, f"run {run_id} is {run.status}; only a running or queued run can be paused")
+            raise DecisionError(
+                409, f"run {run_id} is {run.status}; only a running or queued run can be paused"
+            )
         self._intent[run_id] = "pause"
         control = self._controls.get(run_id)
         if control is not None:
@@ -207,7 +241,15 @@ class RunManager:
         """Continue a paused (or failed) run from its last checkpoint."""
         run = self.get(run_id)
         if run.status not in ("paused", "failed"):
-            raise DecisionError(409, f"run {run_id} is {run.status}; only a paused or failed run can be resumed")
+            raise DecisionError(
+                409, f"run {run_id} is {run.status}; only a paused or failed run can be resumed"
+            )
+        if run.outcome is not None:
+            raise DecisionError(
+                409,
+                f"run {run_id} ended ({run.outcome}: {run.error}); "
+                "re-run it from a checkpoint of its history instead",
+            )
         # the command is recorded before the run becomes claimable (see ClusterRunManager)
         self._schedule(run_id)
         return self._set_status(run_id, "queued", actor=actor, reason="resumed", error=None)
@@ -215,7 +257,7 @@ class RunManager:
     async def cancel(self, run_id: str, actor: str) -> RunRecord:
         """Stop the run now and for good."""
         run = self.get(run_id)
-        if run.status in ("succeeded", "cancelled"):
+        if run.status in ("succeeded", "cancelled") or run.outcome is not None:
             raise DecisionError(409, f"run {run_id} is {run.status}; it cannot be cancelled")
         task = self._tasks.get(run_id)
         if task is not None and not task.done():
@@ -224,11 +266,21 @@ class RunManager:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         run = self.get(run_id)
-        if run.status != "cancelled":
-            run = self._set_status(
-                run_id, "cancelled", actor=actor, reason="cancelled", finished_at=time.time(),
-                pending=[],
-            )
+        if run.status == "cancelled":
+            return run
+        run = self._set_status(
+            run_id,
+            "cancelled",
+            actor=actor,
+            reason=f"cancelled by {actor}",
+            finished_at=time.time(),
+            pending=[],
+            outcome="cancelled",
+            error=None,
+        )
+        self.emit(
+            run_id, "run.finished", {"outcome": "cancelled", "reason": f"cancelled by {actor}"}
+        )
         return run
 
     async def decide(
@@ -243,21 +295,34 @@ class RunManager:
         """Answer a pending decision (approve, reject, amend, retry, skip, abort)."""
         run = self.get(run_id)
         if run.status != "waiting_for_approval" or not run.pending:
-            raise DecisionError(409, f"run {run_id} is {run.status}; there is no decision waiting for {action}")
+            raise DecisionError(
+                409, f"run {run_id} is {run.status}; there is no decision waiting for {action}"
+            )
         accepted = ACTION_KINDS.get(action)
         if accepted is None:
             raise DecisionError(422, f"action {action!r} is not one of {sorted(ACTION_KINDS)}")
         pending = self._pick(run, action, accepted, interrupt_id)
         value = accepted[pending.kind]
         if value not in pending.choices:
-            raise DecisionError(409, f"the pending {pending.kind} decision accepts {pending.choices}, not {value}")
-        if self.four_eyes and pending.kind.endswith("approval") and action == "approve" and actor == run.actor:
-            raise DecisionError(403, f"four-eyes rule: {actor} started run {run_id} and may not approve it")
+            raise DecisionError(
+                409, f"the pending {pending.kind} decision accepts {pending.choices}, not {value}"
+            )
+        approving = pending.kind.endswith("approval") and action == "approve"
+        if self.four_eyes and approving and actor == run.actor:
+            raise DecisionError(
+                403, f"four-eyes rule: {actor} started run {run_id} and may not approve it"
+            )
         answer = {"action": value, "actor": actor, "comment": comment, "exclude": exclude or {}}
         self.emit(
-            run_id, "decision.made",
-            {"kind": pending.kind, "action": value, "comment": comment, "interrupt_id": pending.interrupt_id,
-             "exclude": exclude or {}},
+            run_id,
+            "decision.made",
+            {
+                "kind": pending.kind,
+                "action": value,
+                "comment": comment,
+                "interrupt_id": pending.interrupt_id,
+                "exclude": exclude or {},
+            },
             actor=actor,
         )
         rest = [p for p in run.pending if p.interrupt_id != pending.interrupt_id]
@@ -274,6 +339,8 @@ class RunManager:
                 continue
             if pending.kind in accepted:
                 return pending
+        if interrupt_id is not None and all(p.interrupt_id != interrupt_id for p in run.pending):
+            raise DecisionError(409, f"run {run.id} has no pending decision {interrupt_id}")
         kinds = ", ".join(p.kind for p in run.pending)
         raise DecisionError(409, f"run {run.id} waits for {kinds}; {action} does not answer it")
 
@@ -282,11 +349,12 @@ class RunManager:
         self.get(run_id)
         out = []
         async for snap in self.graph.aget_state_history(_thread(run_id)):
+            metadata = snap.metadata or {}
             out.append(
                 {
                     "checkpoint_id": snap.config["configurable"]["checkpoint_id"],
-                    "step": snap.metadata.get("step") if snap.metadata else None,
-                    "source": snap.metadata.get("source") if snap.metadata else None,
+                    "step": metadata.get("step"),
+                    "source": metadata.get("source"),
                     "created_at": snap.created_at,
                     "next": list(snap.next),
                     "current_step": snap.values.get("current_step"),
@@ -295,26 +363,46 @@ class RunManager:
         return out
 
     async def rerun(self, run_id: str, checkpoint_id: str, reason: str, actor: str) -> RunRecord:
-        """Run again from a chosen checkpoint (a fork of the thread), with a reason."""
+        """Run again from a chosen checkpoint (a durable fork of the thread), with a reason."""
         run = self.get(run_id)
         if run.status in ACTIVE:
             raise DecisionError(409, f"run {run_id} is {run.status}; pause or cancel it first")
-        ids = {h["checkpoint_id"] for h in await self.history(run_id)}
-        if checkpoint_id not in ids:
+        history = await self.history(run_id)
+        if checkpoint_id not in {h["checkpoint_id"] for h in history}:
             raise DecisionError(404, f"run {run_id} has no checkpoint {checkpoint_id}")
-        self.emit(run_id, "run.rerun", {"checkpoint_id": checkpoint_id, "reason": reason}, actor=actor)
-        self._schedule(run_id, None, checkpoint_id=checkpoint_id)
-        return self._set_status(run_id, "queued", actor=actor, reason=f"re-run: {reason}",
-                                pending=[], error=None, finished_at=None, outcome=None)
+        config = _thread(run_id)
+        config["configurable"].update(checkpoint_ns="", checkpoint_id=checkpoint_id)
+        forked = await self.graph.aupdate_state(config, None)
+        self.emit(
+            run_id,
+            "run.rerun",
+            {
+                "checkpoint_id": checkpoint_id,
+                "fork": forked["configurable"].get("checkpoint_id"),
+                "reason": reason,
+            },
+            actor=actor,
+        )
+        self._schedule(run_id)
+        return self._set_status(
+            run_id,
+            "queued",
+            actor=actor,
+            reason=f"re-run: {reason}",
+            pending=[],
+            error=None,
+            finished_at=None,
+            outcome=None,
+        )
 
     # ---- lifecycle ----
 
     async def adopt(self, run_id: str) -> None:
-        """Take over a queued or running run that no task of this process executes (after a crash)."""
+        """Take over a queued or running run that no task of this process executes."""
         run = self.get(run_id)
         if run.status not in ACTIVE:
             raise DecisionError(409, f"run {run_id} is {run.status}; nothing to adopt")
-        if run_id not in self._tasks:
+        if not self.is_executing(run_id):
             self.emit(run_id, "run.recovered", {"status": run.status})
             self._schedule(run_id)
 
@@ -334,19 +422,29 @@ class RunManager:
     async def _watch(self) -> None:
         while True:
             await asyncio.sleep(1.0)
-            now = time.monotonic()
-            for run_id, steps in list(self._steps.items()):
-                late = [(n, t) for n, t in steps.values() if now - t > self.step_timeout]
-                if late and run_id in self._tasks:
-                    self._intent[run_id] = f"timeout: step {late[0][0]} ran over {self.step_timeout:.0f}s"
-                    self._tasks[run_id].cancel()
-            for run in self.store.with_status({"running", "queued"}):
-                if time.time() - run.created_at > self.run_deadline and run.id in self._tasks:
-                    self._intent[run.id] = f"timeout: run deadline of {self.run_deadline:.0f}s passed"
-                    self._tasks[run.id].cancel()
+            try:
+                self._enforce_timeouts()
+            except Exception:  # the watchdog must outlive a failing store call
+                log.exception("watchdog check failed")
+
+    def _enforce_timeouts(self) -> None:
+        now = time.monotonic()
+        for run_id, steps in list(self._steps.items()):
+            late = [name for name, since in steps.values() if now - since > self.step_timeout]
+            if late and self.is_executing(run_id):
+                self._intent[run_id] = f"timeout: step {late[0]} ran over {self.step_timeout:g}s"
+                self._tasks[run_id].cancel()
+        for run in self.store.with_status({"running", "queued"}):
+            if time.time() - run.created_at > self.run_deadline and self.is_executing(run.id):
+                self._intent[run.id] = f"timeout: run deadline of {self.run_deadline:g}s passed"
+                self._tasks[run.id].cancel()
 
     async def shutdown(self, timeout: float = 10.0) -> None:
-        """Drain running runs at their next step boundary; leave them queued for the next start."""
+        """Drain running runs at their next step boundary; leave them queued for the next start.
+
+        A run whose step does not end within `timeout` is abandoned mid-step and keeps its
+        status `running`, so the next start re-runs that step (nodes are check-then-act).
+        """
         self.closing = True
         if self._watchdog is not None:
             self._watchdog.cancel()
@@ -363,6 +461,7 @@ class RunManager:
         for queue in list(self._subscribers):
             with contextlib.suppress(asyncio.QueueFull):
                 queue.put_nowait(None)
+        logging.getLogger("enigma.integrations").removeHandler(self._retry_log)
 
     async def purge(self, older_than_seconds: float) -> list[str]:
         """Delete finished runs older than the retention, with checkpoints and events."""
@@ -389,24 +488,45 @@ class RunManager:
 
     # ---- execution ----
 
-    def _set_status(self, run_id: str, status: str, actor: str | None = None, reason: str = "", **fields: Any) -> RunRecord:
+    def _set_status(
+        self, run_id: str, status: str, actor: str | None = None, reason: str = "", **fields: Any
+    ) -> RunRecord:
         before = self.get(run_id).status
         run = self.store.set_status(run_id, status, **fields)
         if before != status:
-            self.emit(run_id, "run.status", {"from": before, "to": status, "reason": reason}, actor=actor)
-            self.metrics.runs.labels(before).dec()
-            self.metrics.runs.labels(status).inc()
+            self.emit(
+                run_id, "run.status", {"from": before, "to": status, "reason": reason}, actor=actor
+            )
         return run
 
-    def _schedule(self, run_id: str, command: Command[Any] | None = None, checkpoint_id: str | None = None) -> None:
+    def _schedule(
+        self, run_id: str, command: Command[Any] | None = None, checkpoint_id: str | None = None
+    ) -> None:
+        """Queue an execution of the run, unless a task of this process already has it.
+
+        A task still waiting for an execution slot reads the run's status and its recorded
+        decisions when it gets one, so it serves the new request as well (pause then resume
+        of a queued run). A task already executing cannot take a new command: 409.
+        """
         previous = self._tasks.get(run_id)
         if previous is not None and not previous.done():
-            raise DecisionError(409, f"run {run_id} is already executing")
+            if run_id not in self._executing and command is None and checkpoint_id is None:
+                return
+            raise DecisionError(409, f"run {run_id} is already executing; try again shortly")
         task = asyncio.get_running_loop().create_task(self._drive(run_id, command, checkpoint_id))
         self._tasks[run_id] = task
-        task.add_done_callback(lambda _t: self._tasks.pop(run_id, None) if self._tasks.get(run_id) is _t else None)
 
-    async def _drive(self, run_id: str, command: Command[Any] | None, checkpoint_id: str | None) -> None:
+        def forget(done: asyncio.Task[None]) -> None:
+            if self._tasks.get(run_id) is done:
+                del self._tasks[run_id]
+            if not done.cancelled() and done.exception() is not None:
+                log.error("run %s: execution task failed", run_id, exc_info=done.exception())
+
+        task.add_done_callback(forget)
+
+    async def _drive(
+        self, run_id: str, command: Command[Any] | None, checkpoint_id: str | None
+    ) -> None:
         self._waiting += 1
         self.metrics.queue_depth.set(self._waiting)
         try:
@@ -415,49 +535,92 @@ class RunManager:
             self._waiting -= 1
             self.metrics.queue_depth.set(self._waiting)
         self.metrics.executing.inc()
+        self._executing.add(run_id)
         try:
             run = self.get(run_id)
-            if run.status not in ("queued", "running"):
+            if run.status not in ("queued", "running") or self.closing:
                 return
             self._set_status(run_id, "running", reason="executing")
             await self._execute(run, command, checkpoint_id)
         finally:
             self.metrics.executing.dec()
             self._slots.release()
+            self._executing.discard(run_id)
             self._controls.pop(run_id, None)
             self._steps.pop(run_id, None)
             self._intent.pop(run_id, None)
 
-    async def _execute(self, run: RunRecord, command: Command[Any] | None, checkpoint_id: str | None) -> None:
+    async def _execute(
+        self, run: RunRecord, command: Command[Any] | None, checkpoint_id: str | None
+    ) -> None:
         config = _thread(run.id)
         config["recursion_limit"] = 500
         if checkpoint_id:
             config["configurable"]["checkpoint_id"] = checkpoint_id
-        graph_input: Any = command
-        if command is None and checkpoint_id is None:
-            snapshot = await self.graph.aget_state(config)
-            graph_input = None if snapshot.values else self._initial_input(run)
         control = RunControl()
         self._controls[run.id] = control
+        if self._intent.get(run.id) == "pause":  # asked for while the task was starting
+            control.request_drain("pause")
         try:
+            graph_input = await self._input(run, config, command, checkpoint_id)
             await self._stream(run.id, graph_input, config, control)
+            await self._settle(run.id)
+        except RunHandedOver:
+            raise  # another process has the run now; its status is not ours to write
         except GraphDrained:
             intent = self._intent.get(run.id, "shutdown")
             status = "paused" if intent == "pause" else "queued"
             self._set_status(run.id, status, reason=f"stopped at a step boundary ({intent})")
-            return
         except asyncio.CancelledError:
             intent = self._intent.get(run.id, "")
             if intent.startswith("timeout"):
-                self._set_status(run.id, "failed", reason=intent, error=f"{intent}; resume to try again")
+                self._set_status(
+                    run.id, "failed", reason=intent, error=f"{intent}; resume to try again"
+                )
             elif intent != "cancel":
                 raise
-            return
         except Exception as exc:  # a bug or an unexpected failure: keep the run resumable
             log.exception("run %s failed", run.id)
-            self._set_status(run.id, "failed", reason="error", error=f"{type(exc).__name__}: {exc}; resume to retry from the last step")
-            return
-        await self._settle(run.id)
+            self._set_status(
+                run.id,
+                "failed",
+                reason="error",
+                error=f"{type(exc).__name__}: {exc}; resume to retry from the last step",
+            )
+
+    async def _input(
+        self,
+        run: RunRecord,
+        config: RunnableConfig,
+        command: Command[Any] | None,
+        checkpoint_id: str | None,
+    ) -> Any:
+        """What to hand the graph: the request (new run), recorded decisions, or None."""
+        if checkpoint_id is not None:
+            return command
+        snapshot = await self.graph.aget_state(config)
+        if not snapshot.values and not snapshot.next:
+            return self._initial_input(run)
+        answers = self._recorded_answers(run.id, {i.id for i in snapshot.interrupts})
+        if command is not None and isinstance(command.resume, dict):
+            answers.update(command.resume)
+        return Command(resume=answers) if answers else None
+
+    def _recorded_answers(self, run_id: str, pending: set[str]) -> dict[str, Any]:
+        """Decisions in the event log for interrupts the checkpoint still shows as pending."""
+        if not pending:
+            return {}
+        answers: dict[str, Any] = {}
+        for event in self.store.events(run_id, limit=1_000_000):
+            interrupt_id = event.data.get("interrupt_id")
+            if event.type == "decision.made" and interrupt_id in pending:
+                answers[str(interrupt_id)] = {
+                    "action": event.data.get("action"),
+                    "actor": event.actor or "someone",
+                    "comment": event.data.get("comment") or "",
+                    "exclude": event.data.get("exclude") or {},
+                }
+        return answers
 
     def _initial_input(self, run: RunRecord) -> dict[str, Any]:
         request = RunRequest.model_validate(run.request)
@@ -475,89 +638,80 @@ class RunManager:
     async def _stream(
         self, run_id: str, graph_input: Any, config: RunnableConfig, control: RunControl
     ) -> None:
-        attempts = self.store.step_attempts(run_id)
-        running: dict[str, tuple[str, float]] = {}
-        self._steps[run_id] = running
-        repo_of: dict[str, str] = {}
+        tracker = StepTracker(run_id, self.store.step_attempts(run_id), self.emit, self.metrics)
+        self._steps[run_id] = tracker.running
         stream = self.graph.astream(
-            graph_input, config, context=self.context, stream_mode="tasks", subgraphs=True,
-            durability="sync", control=control, version="v1",
+            graph_input,
+            config,
+            context=self.context,
+            stream_mode="tasks",
+            subgraphs=True,
+            durability="sync",
+            control=control,
+            version="v1",
         )
         async for part in stream:
             namespace, chunk = cast(tuple[tuple[str, ...], dict[str, Any]], part)
-            self._on_task(run_id, namespace, chunk, attempts, running, repo_of)
-
-    def _on_task(
-        self,
-        run_id: str,
-        namespace: tuple[str, ...],
-        chunk: dict[str, Any],
-        attempts: dict[tuple[str, str | None], int],
-        running: dict[str, tuple[str, float]],
-        repo_of: dict[str, str],
-    ) -> None:
-        name = chunk["name"]
-        if not namespace and name == "release_repository":
-            if "triggers" in chunk and isinstance(chunk.get("input"), dict):
-                repo_of[f"release_repository:{chunk['id']}"] = chunk["input"].get("repo", "")
-            return
-        repo = repo_of.get(namespace[0]) if namespace else None
-        if "triggers" in chunk:  # a task starts
-            attempt = attempts.get((name, repo), 0) + 1
-            attempts[(name, repo)] = attempt
-            running[chunk["id"]] = (name, time.monotonic())
-            self.store.update(run_id, current_step=name)
-            self.emit(run_id, "step.started", {"attempt": attempt}, step=name, repo=repo)
-            return
-        started = running.pop(chunk["id"], (name, time.monotonic()))[1]
-        duration = time.monotonic() - started
-        self.metrics.step_seconds.labels(name).observe(duration)
-        result = chunk.get("result") or {}
-        data: dict[str, Any] = {"duration_ms": round(duration * 1000, 1), "attempt": attempts.get((name, repo), 1)}
-        if chunk.get("interrupts"):
-            data["waiting_for"] = [i["value"].get("kind") for i in chunk["interrupts"] if isinstance(i.get("value"), dict)]
-            self.emit(run_id, "step.waiting", data, step=name, repo=repo)
-            return
-        error = chunk.get("error") or (result.get("error") if isinstance(result, dict) else None)
-        messages = result.get("messages", []) if isinstance(result, dict) else []
-        data["summary"] = " / ".join(str(getattr(m, "content", m)) for m in messages)[:2000]
-        if error:
-            data["error"] = error.get("message") if isinstance(error, dict) else str(error)
-            self.metrics.step_failures.labels(name).inc()
-            self.emit(run_id, "step.failed", data, step=name, repo=repo)
-        else:
-            self.emit(run_id, "step.finished", data, step=name, repo=repo)
+            step = tracker.current_step
+            tracker.on_chunk(namespace, chunk)
+            if tracker.current_step != step:
+                self.store.update(run_id, current_step=tracker.current_step)
 
     async def _settle(self, run_id: str) -> None:
         """After the graph stopped: waiting for a human, finished, or stopped early."""
         snapshot = await self.graph.aget_state(_thread(run_id))
         if snapshot.interrupts:
             known = {p.interrupt_id for p in self.get(run_id).pending}
-            pending = [
-                PendingDecision(
-                    interrupt_id=i.id,
-                    kind=str(i.value.get("kind", "decision")) if isinstance(i.value, dict) else "decision",
-                    choices=list(i.value.get("choices", [])) if isinstance(i.value, dict) else [],
-                    payload=i.value if isinstance(i.value, dict) else {"value": i.value},
-                )
-                for i in snapshot.interrupts
-            ]
-            self._set_status(run_id, "waiting_for_approval", reason=", ".join(p.kind for p in pending), pending=pending)
+            pending = [_pending(i.id, i.value) for i in snapshot.interrupts]
+            self._set_status(
+                run_id,
+                "waiting_for_approval",
+                reason=", ".join(p.kind for p in pending),
+                pending=pending,
+            )
             for p in pending:
                 if p.interrupt_id not in known:
-                    self.emit(run_id, "decision.requested", {"kind": p.kind, "choices": p.choices, "interrupt_id": p.interrupt_id})
+                    self.emit(
+                        run_id,
+                        "decision.requested",
+                        {"kind": p.kind, "choices": p.choices, "interrupt_id": p.interrupt_id},
+                    )
             return
         values = snapshot.values
         outcome = values.get("outcome")
         if snapshot.next or outcome not in _OUTCOME_STATUS:
-            self._set_status(run_id, "failed", reason="stopped", error="the run stopped before it finished; resume to continue")
+            self._set_status(
+                run_id,
+                "failed",
+                reason="stopped",
+                error="the run stopped before it finished; resume to continue",
+            )
             return
+        reason = values.get("outcome_reason") or outcome
         self._set_status(
-            run_id, _OUTCOME_STATUS[outcome], reason=values.get("outcome_reason") or outcome,
-            outcome=outcome, finished_at=time.time(), pending=[], current_step=values.get("current_step"),
+            run_id,
+            _OUTCOME_STATUS[outcome],
+            reason=reason,
+            outcome=outcome,
+            finished_at=time.time(),
+            pending=[],
+            current_step=values.get("current_step"),
             error=values.get("outcome_reason") if outcome == "failed" else None,
         )
-        self.emit(run_id, "run.finished", {"outcome": outcome, "reason": values.get("outcome_reason")})
+        self.emit(run_id, "run.finished", {"outcome": outcome, "reason": reason})
+
+
+def _pending(interrupt_id: str, value: Any) -> PendingDecision:
+    if not isinstance(value, dict):
+        return PendingDecision(
+            interrupt_id=interrupt_id, kind="decision", choices=[], payload={"value": value}
+        )
+    return PendingDecision(
+        interrupt_id=interrupt_id,
+        kind=str(value.get("kind", "decision")),
+        choices=[str(c) for c in value.get("choices", [])],
+        payload=value,
+    )
 
 
 def _thread(run_id: str) -> RunnableConfig:
@@ -568,14 +722,36 @@ def _thread(run_id: str) -> RunnableConfig:
 def build_snapshot_summary(values: dict[str, Any]) -> dict[str, Any]:
     """The parts of a run's state the API and the web page show."""
     keys = (
-        "fix_version", "release_type", "repositories", "sprint_name", "dry_run", "current_step",
-        "outcome", "outcome_reason", "jira_tickets", "plan", "release_branches", "merge_status",
-        "pull_requests", "checks", "repo_outcomes", "skipped", "release_notes", "finalized",
-        "approvals", "error", "steps_completed", "steps_failed",
+        "fix_version",
+        "release_type",
+        "repositories",
+        "sprint_name",
+        "dry_run",
+        "current_step",
+        "outcome",
+        "outcome_reason",
+        "jira_tickets",
+        "plan",
+        "release_branches",
+        "merge_status",
+        "pull_requests",
+        "checks",
+        "repo_outcomes",
+        "skipped",
+        "release_notes",
+        "finalized",
+        "approvals",
+        "error",
+        "steps_completed",
+        "steps_failed",
     )
     summary = {k: values.get(k) for k in keys if k in values}
     summary["messages"] = [
-        {"type": getattr(m, "type", "ai"), "name": getattr(m, "name", None), "content": str(getattr(m, "content", m))}
+        {
+            "type": getattr(m, "type", "ai"),
+            "name": getattr(m, "name", None),
+            "content": str(getattr(m, "content", m)),
+        }
         for m in values.get("messages", [])
     ]
     return summary

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-__all__ = ["Metrics"]
+__all__ = ["Metrics", "RetryLogBridge"]
 
 
 class Metrics:
@@ -12,9 +14,7 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        self.runs = Gauge(
-            "enigma_runs", "Runs by status", ["status"], registry=self.registry
-        )
+        self.runs = Gauge("enigma_runs", "Runs by status", ["status"], registry=self.registry)
         self.queue_depth = Gauge(
             "enigma_queue_depth", "Runs waiting for an execution slot", registry=self.registry
         )
@@ -29,12 +29,14 @@ class Metrics:
             registry=self.registry,
         )
         self.step_failures = Counter(
-            "enigma_step_failures_total", "Steps that ended in an error", ["step"],
+            "enigma_step_failures_total",
+            "Steps that ended in an error",
+            ["step"],
             registry=self.registry,
         )
         self.external_errors = Counter(
             "enigma_external_call_errors_total",
-            "Calls to Jira / GitHub / Confluence / git that failed",
+            "Calls to Jira / GitHub / Confluence / git that failed a step",
             ["service", "kind"],
             registry=self.registry,
         )
@@ -51,3 +53,23 @@ class Metrics:
     def render(self) -> bytes:
         """The text exposition format."""
         return bytes(generate_latest(self.registry))
+
+
+class RetryLogBridge(logging.Handler):
+    """Count the retries the integrations' choke point logs (`enigma.integrations`).
+
+    The choke point (`integrations/http.py`) knows nothing of metrics and reports each retry
+    as one warning whose first argument is "<service> <operation>"; counting those records
+    keeps the integrations free of a Prometheus dependency.
+    """
+
+    def __init__(self, metrics: Metrics):
+        super().__init__(logging.WARNING)
+        self.metrics = metrics
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Count one retry warning; ignore every other record."""
+        if "retrying in" not in str(record.msg) or not isinstance(record.args, tuple):
+            return
+        service = str(record.args[0]).split(" ", 1)[0] if record.args else "unknown"
+        self.metrics.external_retries.labels(service or "unknown").inc()

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from enigma.state import RELEASE_TYPES, normalize_version
 
@@ -41,29 +41,57 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 }
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+VERSION_PATTERN = r"^v?(0|[1-9][0-9]{0,5})\.(0|[1-9][0-9]{0,5})\.(0|[1-9][0-9]{0,5})$"
+SprintName = Annotated[
+    str, Field(max_length=100, json_schema_extra={"pattern": r"^(?=.*\S)[^\x00-\x1f]+$"})
+]
+RepositoryName = Annotated[
+    str, Field(min_length=1, max_length=100, json_schema_extra={"pattern": _NAME.pattern})
+]
+
+
+def _whole_number(value: Any) -> Any:
+    """JSON's integers: 3 and 3.0 (JSON Schema calls both integer), never true or "3"."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+WholeNumber = Annotated[int, BeforeValidator(_whole_number)]
+"""An integer as JSON Schema means it; the models are strict, so bools and strings fail."""
 
 
 class PolicyModel(BaseModel):
     """What happens without a human (see `state.Policy`)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     auto_approve: bool = False
     on_conflict: Literal["ask", "skip", "abort"] = "ask"
     on_check_failure: Literal["ask", "skip", "abort"] = "ask"
     on_error: Literal["ask", "abort"] = "ask"
-    auto_retries: int = Field(2, ge=0, le=10)
+    auto_retries: WholeNumber = Field(2, ge=0, le=10)
 
 
 class RunRequest(BaseModel):
     """Start a release: the body of POST /api/runs."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
-    fix_version: str = Field(..., max_length=32, examples=["2.4.0"])
-    repositories: list[str] = Field(..., min_length=1, max_length=50)
+    # The patterns document in OpenAPI what the validators below enforce (with messages that
+    # name the problem), so a client generating requests from the schema gets them right.
+    fix_version: str = Field(
+        ...,
+        max_length=32,
+        examples=["2.4.0"],
+        json_schema_extra={"pattern": VERSION_PATTERN},
+        description="Jira fix version: three numbers, optional leading v",
+    )
+    repositories: list[RepositoryName] = Field(
+        ..., min_length=1, max_length=50, json_schema_extra={"uniqueItems": True}
+    )
     release_type: Literal["major", "minor", "patch", "hotfix", "release"] = "minor"
-    sprint_name: str | None = Field(None, max_length=100)
+    sprint_name: SprintName | None = None
     dry_run: bool = False
     policy: PolicyModel = Field(default_factory=PolicyModel)
 

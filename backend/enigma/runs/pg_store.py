@@ -35,6 +35,7 @@ from enigma.runs.store import (
     RUN_COLUMNS,
     UPDATABLE_FIELDS,
     IllegalTransition,
+    RunHandedOver,
     RunStore,
     encode_field,
     run_from_row,
@@ -95,7 +96,7 @@ MIGRATIONS: list[str] = [
 ]
 
 
-class LeaseLost(Exception):
+class LeaseLost(RunHandedOver):
     """Another worker holds this run now; the holder of an older fence must stop."""
 
 
@@ -161,6 +162,7 @@ class PgRunStore(RunStore):
         self.dsn = dsn
         self.schema = schema
         self._fences: dict[str, int] = {}
+        self._lost: dict[str, int] = {}
         self.pool = ConnectionPool(
             dsn,
             min_size=1,
@@ -283,8 +285,11 @@ class PgRunStore(RunStore):
     def _check_fence(self, run_id: str, owner: str | None, fence: int) -> None:
         mine = self._fences.get(run_id)
         if mine is not None and (owner != self.worker_id or fence != mine):
+            # remember the loss: every later write of this (stale) execution is refused too
+            self._lost[run_id] = mine
             self._fences.pop(run_id, None)
-            raise LeaseLost(f"run {run_id}: lease now held by {owner} (fence {fence} > {mine})")
+        if run_id in self._lost:
+            raise LeaseLost(f"run {run_id}: lease now held by {owner} (fence {fence})")
 
     def append_event(
         self,
@@ -298,8 +303,7 @@ class PgRunStore(RunStore):
         at = time.time()
         body = json.dumps(data or {}, default=str)
         with self._conn() as conn, conn.transaction():
-            mine = self._fences.get(run_id)
-            if mine is not None:
+            if run_id in self._fences or run_id in self._lost:
                 row = conn.execute(
                     "SELECT lease_owner, fence FROM enigma_runs WHERE id=%s", (run_id,)
                 ).fetchone()
@@ -413,6 +417,7 @@ class PgRunStore(RunStore):
             ).fetchall()
         for run_id, fence, _ in rows:
             self._fences[str(run_id)] = int(fence)
+            self._lost.pop(str(run_id), None)
         return [(str(r[0]), r[2]) for r in rows]
 
     def renew(self, ttl: float) -> list[str]:
@@ -429,8 +434,12 @@ class PgRunStore(RunStore):
         kept = {str(r[0]): int(r[1]) for r in rows}
         lost = [rid for rid, fence in held.items() if kept.get(rid) != fence]
         for rid in lost:
-            self._fences.pop(rid, None)
+            self._lost[rid] = self._fences.pop(rid)
         return lost
+
+    def forget_loss(self, run_id: str) -> None:
+        """The stale execution of `run_id` has stopped: this worker may write for it again."""
+        self._lost.pop(run_id, None)
 
     def release(self, run_id: str) -> None:
         """Give a lease up (shutdown); the run is claimable at once."""

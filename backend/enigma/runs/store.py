@@ -21,6 +21,7 @@ __all__ = [
     "RUN_COLUMNS",
     "UPDATABLE_FIELDS",
     "IllegalTransition",
+    "RunHandedOver",
     "RunStore",
     "SqliteRunStore",
     "encode_field",
@@ -66,6 +67,13 @@ RUN_COLUMNS = (
     "created_at, updated_at, finished_at, current_step, error, outcome, pending, request"
 )
 UPDATABLE_FIELDS = {"current_step", "error", "outcome", "pending", "finished_at"}
+
+
+class RunHandedOver(Exception):
+    """Another process executes this run now (a store with leases says so): stop quietly.
+
+    The executor must not write the run's status after this: it is no longer its run.
+    """
 
 
 class IllegalTransition(Exception):
@@ -216,8 +224,8 @@ class SqliteRunStore(RunStore):
     def get(self, run_id: str) -> RunRecord | None:
         with self._lock:
             row = self._db.execute(
-                f"SELECT {RUN_COLUMNS} FROM runs WHERE id=?",
-                (run_id,),  # noqa: S608
+                f"SELECT {RUN_COLUMNS} FROM runs WHERE id=?",  # noqa: S608
+                (run_id,),
             ).fetchone()
         return None if row is None else run_from_row(row)
 
@@ -232,12 +240,15 @@ class SqliteRunStore(RunStore):
             where.append("fix_version = ?")
             args.append(fix_version)
         clause = (" WHERE " + " AND ".join(where)) if where else ""
+        # only fixed column names and placeholders are formatted in; values are parameters
+        count = f"SELECT count(*) FROM runs{clause}"  # noqa: S608
+        page = (
+            f"SELECT {RUN_COLUMNS} FROM runs{clause}"  # noqa: S608
+            " ORDER BY created_at DESC, id LIMIT ? OFFSET ?"
+        )
         with self._lock:
-            total = self._db.execute(f"SELECT count(*) FROM runs{clause}", args).fetchone()[0]  # noqa: S608
-            rows = self._db.execute(
-                f"SELECT {RUN_COLUMNS} FROM runs{clause} ORDER BY created_at DESC, id LIMIT ? OFFSET ?",  # noqa: S608
-                [*args, limit, offset],
-            ).fetchall()
+            total = self._db.execute(count, args).fetchone()[0]
+            rows = self._db.execute(page, [*args, limit, offset]).fetchall()
         return [run_from_row(r) for r in rows], int(total)
 
     def with_status(self, statuses: set[str]) -> list[RunRecord]:

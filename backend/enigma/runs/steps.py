@@ -1,0 +1,101 @@
+"""Turn LangGraph's `tasks` stream into the run's step events.
+
+The graph streams one chunk when a task starts (it has `triggers`) and one when it ends (it
+has `result`, `error` or `interrupts`). With `subgraphs=True` the chunks of the per-repository
+subgraph arrive under a namespace `("release_repository:<task id>",)`; the parent's start
+chunk of that task carries the repository in its input, so a step inside the subgraph can be
+attributed to its repository.
+
+Attempts count `step.started` events in the log, so they keep counting across restarts: a
+step that re-runs after a crash or an interrupt resume shows attempt 2.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from enigma.runs.metrics import Metrics
+
+__all__ = ["Emit", "StepTracker"]
+
+Emit = Callable[..., Any]
+"""`emit(run_id, type, data, step=..., repo=...)` of the run manager."""
+
+REPOSITORY_NODE = "release_repository"
+SERVICES = frozenset({"jira", "github", "confluence", "git"})
+"""Prefixes of integration error messages (`IntegrationError` reads "<service>: ...")."""
+
+
+class StepTracker:
+    """Per execution of one run: which steps are running, since when, and their attempts."""
+
+    def __init__(
+        self,
+        run_id: str,
+        attempts: dict[tuple[str, str | None], int],
+        emit: Emit,
+        metrics: Metrics,
+    ):
+        self.run_id = run_id
+        self.attempts = dict(attempts)
+        self.emit = emit
+        self.metrics = metrics
+        self.running: dict[str, tuple[str, float]] = {}
+        """Task id → (step name, monotonic start); the watchdog reads it for step timeouts."""
+        self._repo_of: dict[str, str] = {}
+        self.current_step: str | None = None
+
+    def on_chunk(self, namespace: tuple[str, ...], chunk: dict[str, Any]) -> None:
+        """Record one chunk of the tasks stream as events."""
+        name = str(chunk["name"])
+        if not namespace and name == REPOSITORY_NODE:
+            if "triggers" in chunk and isinstance(chunk.get("input"), dict):
+                leg = f"{REPOSITORY_NODE}:{chunk['id']}"
+                self._repo_of[leg] = str(chunk["input"].get("repo", ""))
+            return
+        repo: str | None = self._repo_of.get(namespace[0]) if namespace else None
+        if "triggers" in chunk:
+            self._started(str(chunk["id"]), name, repo)
+        else:
+            self._ended(chunk, name, repo)
+
+    def _started(self, task_id: str, name: str, repo: str | None) -> None:
+        attempt = self.attempts.get((name, repo), 0) + 1
+        self.attempts[(name, repo)] = attempt
+        self.running[task_id] = (name, time.monotonic())
+        self.current_step = name
+        self.emit(self.run_id, "step.started", {"attempt": attempt}, step=name, repo=repo)
+
+    def _ended(self, chunk: dict[str, Any], name: str, repo: str | None) -> None:
+        started = self.running.pop(str(chunk["id"]), (name, time.monotonic()))[1]
+        duration = time.monotonic() - started
+        self.metrics.step_seconds.labels(name).observe(duration)
+        data: dict[str, Any] = {
+            "duration_ms": round(duration * 1000, 1),
+            "attempt": self.attempts.get((name, repo), 1),
+        }
+        if chunk.get("interrupts"):
+            data["waiting_for"] = [
+                i["value"].get("kind")
+                for i in chunk["interrupts"]
+                if isinstance(i, dict) and isinstance(i.get("value"), dict)
+            ]
+            self.emit(self.run_id, "step.waiting", data, step=name, repo=repo)
+            return
+        result = chunk.get("result")
+        result = result if isinstance(result, dict) else {}
+        error = chunk.get("error") or result.get("error")
+        messages = result.get("messages") or []
+        data["summary"] = " / ".join(str(getattr(m, "content", m)) for m in messages)[:2000]
+        if not error:
+            self.emit(self.run_id, "step.finished", data, step=name, repo=repo)
+            return
+        message = str(error.get("message") if isinstance(error, dict) else error)
+        data["error"] = message
+        self.metrics.step_failures.labels(name).inc()
+        service = message.partition(":")[0]
+        if isinstance(error, dict) and service in SERVICES:  # an integration error record
+            self.metrics.external_errors.labels(service, str(error.get("kind"))).inc()
+        self.emit(self.run_id, "step.failed", data, step=name, repo=repo)
