@@ -1,0 +1,1 @@
+"""Benchmarks (`python -m bench`) and the chaos harness (`python -m bench.chaos`) of Enigma."""
