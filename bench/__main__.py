@@ -18,13 +18,14 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from bench.api import fan_out, held_runs, start_to_decision, throughput
+from bench.cluster import worker_scaling
 from bench.common import Row, log, machine, now_iso, print_table, write_results
 from bench.engine import engine_overhead
 from bench.peer import peer_engine
 from bench.recovery import restart_recovery
 from bench.release import sandbox_release
 
-Bench = Callable[[Path, bool], Awaitable[Row]]
+Bench = Callable[[Path, bool], Awaitable[Row | list[Row]]]
 
 
 async def _row1(work: Path, quick: bool) -> Row:
@@ -59,6 +60,10 @@ async def _row8(work: Path, quick: bool) -> Row:
     return await asyncio.to_thread(peer_engine, work, 8 if quick else 40)
 
 
+async def _row9(work: Path, quick: bool) -> list[Row]:
+    return await worker_scaling(work, runs=15 if quick else 60)
+
+
 ROWS: dict[int, Bench] = {
     1: _row1,
     2: _row2,
@@ -68,6 +73,7 @@ ROWS: dict[int, Bench] = {
     6: _row6,
     7: _row7,
     8: _row8,
+    9: _row9,
 }
 
 
@@ -78,7 +84,7 @@ async def run(only: list[int], quick: bool, work: Path) -> list[Row]:
         started = time.monotonic()
         log(f"row {number} ...")
         try:
-            row = await ROWS[number](work, quick)
+            row: Row | list[Row] = await ROWS[number](work, quick)
         except Exception as exc:  # one broken benchmark must not hide the others' figures
             log(f"row {number} failed: {type(exc).__name__}: {exc}")
             row = Row(
@@ -91,7 +97,7 @@ async def run(only: list[int], quick: bool, work: Path) -> list[Row]:
                 False,
             )
         log(f"row {number} done in {time.monotonic() - started:.0f}s")
-        rows.append(row)
+        rows.extend(row if isinstance(row, list) else [row])
     return rows
 
 
