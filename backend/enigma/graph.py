@@ -1,8 +1,8 @@
 """The release workflow as a LangGraph StateGraph; reads top to bottom like the diagram.
 
     START → fetch_tickets → plan_release → approve_plan ⟲
-          → release_repository × N (Send; subgraph: create_release_branch → merge_feature_branches
-            ⇄ decide_conflict → open_pull_request → wait_for_checks)
+          → release_repository, once per repository (Send; subgraph: create_release_branch
+            → merge_feature_branches ⇄ decide_conflict → open_pull_request → wait_for_checks)
           → collect_repositories → publish_release_notes → approve_release ⟲ → finalize → END
     any step ──error──▶ handle_error ──▶ retry | skip | abort (close_run)
 
@@ -121,12 +121,21 @@ def route_after_finalize(state: WorkflowState) -> Literal["handle_error", "__end
 def route_after_handle_error(
     state: WorkflowState,
 ) -> Literal[
-    "fetch_tickets", "plan_release", "publish_release_notes", "finalize", "approve_release",
+    "fetch_tickets",
+    "plan_release",
+    "publish_release_notes",
+    "finalize",
+    "approve_release",
     "close_run",
 ]:
     decision = state.get("error_decision")
     step = state.get("error_step")
-    if decision == "retry" and step in ("fetch_tickets", "plan_release", "publish_release_notes", "finalize"):
+    if decision == "retry" and step in (
+        "fetch_tickets",
+        "plan_release",
+        "publish_release_notes",
+        "finalize",
+    ):
         return step  # type: ignore[return-value]
     if decision == "skip" and step == "publish_release_notes":
         return "approve_release"
@@ -155,7 +164,10 @@ def route_after_decide_conflict(state: RepoState) -> Literal["merge_feature_bran
 def route_after_handle_repo_error(
     state: RepoState,
 ) -> Literal[
-    "create_release_branch", "merge_feature_branches", "open_pull_request", "wait_for_checks",
+    "create_release_branch",
+    "merge_feature_branches",
+    "open_pull_request",
+    "wait_for_checks",
     "__end__",
 ]:
     if state.get("error_decision") == "retry":
@@ -215,7 +227,8 @@ def build_graph(checkpointer: Checkpointer = None) -> CompiledStateGraph[Any, An
     g.add_conditional_edges("fetch_tickets", route_after_fetch_tickets)
     g.add_conditional_edges("plan_release", route_after_plan_release)
     g.add_conditional_edges(
-        "approve_plan", route_after_approve_plan,
+        "approve_plan",
+        route_after_approve_plan,
         ["release_repository", "close_run", "plan_release"],
     )
     g.add_edge("release_repository", "collect_repositories")

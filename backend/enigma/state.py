@@ -12,11 +12,11 @@ import hashlib
 import json
 import operator
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NotRequired
 
 from langchain_core.messages import AnyMessage
 from langgraph.graph.message import add_messages
-from typing_extensions import NotRequired, TypedDict
+from typing_extensions import TypedDict
 
 from enigma.integrations.base import CheckRun, PullRequestRecord, Ticket
 

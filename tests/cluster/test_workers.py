@@ -31,7 +31,12 @@ BIN = Path(sys.executable).parent / "enigma"
 TOKEN = "cluster-test-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 AUTO = {"auto_approve": True, "on_conflict": "skip", "on_check_failure": "abort", "on_error": "ask"}
-MANUAL = {"auto_approve": False, "on_conflict": "skip", "on_check_failure": "abort", "on_error": "ask"}
+MANUAL = {
+    "auto_approve": False,
+    "on_conflict": "skip",
+    "on_check_failure": "abort",
+    "on_error": "ask",
+}
 TERMINAL = {"succeeded", "failed", "cancelled"}
 
 
@@ -52,7 +57,8 @@ class Worker:
         self.proc = subprocess.Popen(
             [str(BIN), "serve", "--port", str(self.port)],
             env=env | {"ENIGMA_DATA_DIR": str(data_dir / name)},
-            stdout=self.log, stderr=subprocess.STDOUT,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
         )
 
     def wait_ready(self, timeout: float = 60) -> None:
@@ -82,7 +88,8 @@ def cluster(tmp_path: Path, pg_schema: str) -> Iterator[tuple[list[Worker], dict
     sandbox = subprocess.Popen(
         [str(BIN), "sandbox", "--json", "--data-dir", str(tmp_path / "sb")],
         env=os.environ | {"ENIGMA_SANDBOX_CHECK_DELAY_SECONDS": "0.3"},
-        stdout=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     assert sandbox.stdout is not None
     urls: dict[str, str] = json.loads(sandbox.stdout.readline())
@@ -118,15 +125,21 @@ def _claims(client: httpx.Client, run_id: str) -> list[str]:
 @pytest.mark.slow
 @pytest.mark.postgres
 @pytest.mark.timeout(600)
-def test_three_workers_share_runs_and_survive_a_kill(cluster: tuple[list[Worker], dict[str, str]]) -> None:
+def test_three_workers_share_runs_and_survive_a_kill(
+    cluster: tuple[list[Worker], dict[str, str]],
+) -> None:
     workers, urls = cluster
     clients = [httpx.Client(base_url=w.url, headers=AUTH, timeout=30) for w in workers]
     run_ids: list[str] = []
     manual: list[str] = []
     for i in range(30):
         policy = MANUAL if i % 5 == 0 else AUTO
-        body = {"fix_version": "2.4.0", "repositories": ["payments-api", "web-app", "notifications"],
-                "release_type": "minor", "policy": policy}
+        body = {
+            "fix_version": "2.4.0",
+            "repositories": ["payments-api", "web-app", "notifications"],
+            "release_type": "minor",
+            "policy": policy,
+        }
         resp = clients[i % 3].post("/api/runs", json=body)
         assert resp.status_code == 201, resp.text
         run_ids.append(resp.json()["id"])
@@ -139,25 +152,34 @@ def test_three_workers_share_runs_and_survive_a_kill(cluster: tuple[list[Worker]
     done = threading.Event()
 
     def follow() -> None:
-        with httpx.Client(base_url=workers[2].url, headers=AUTH, timeout=None) as c:
-            with connect_sse(c, "GET", f"/api/runs/{watched}/events") as source:
-                for sse in source.iter_sse():
-                    if sse.event == "shutdown":
-                        return
-                    if not sse.data:  # keep-alive frames carry no event
-                        continue
-                    seen.append(json.loads(sse.data))
-                    if sse.event == "run.finished":  # the run's last event
-                        done.set()
-                        return
+        timeout = httpx.Timeout(10, read=120)  # SSE: long reads between events
+        with (
+            httpx.Client(base_url=workers[2].url, headers=AUTH, timeout=timeout) as c,
+            connect_sse(c, "GET", f"/api/runs/{watched}/events") as source,
+        ):
+            for sse in source.iter_sse():
+                if sse.event == "shutdown":
+                    return
+                if not sse.data:  # keep-alive frames carry no event
+                    continue
+                seen.append(json.loads(sse.data))
+                if sse.event == "run.finished":  # the run's last event
+                    done.set()
+                    return
 
     threading.Thread(target=follow, daemon=True).start()
 
     # kill w0 once it holds executing runs
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        running = clients[1].get("/api/runs", params={"status": "running", "limit": 100}).json()["runs"]
-        if any(w.startswith(_worker_prefix(workers[0])) for r in running for w in _claims(clients[1], r["id"])[-1:]):
+        running = (
+            clients[1].get("/api/runs", params={"status": "running", "limit": 100}).json()["runs"]
+        )
+        if any(
+            w.startswith(_worker_prefix(workers[0]))
+            for r in running
+            for w in _claims(clients[1], r["id"])[-1:]
+        ):
             break
         time.sleep(0.1)
     workers[0].proc.send_signal(signal.SIGKILL)
@@ -167,7 +189,9 @@ def test_three_workers_share_runs_and_survive_a_kill(cluster: tuple[list[Worker]
     approved_elsewhere = 0
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
-        runs = {r["id"]: r for r in survivors[0].get("/api/runs", params={"limit": 100}).json()["runs"]}
+        runs = {
+            r["id"]: r for r in survivors[0].get("/api/runs", params={"limit": 100}).json()["runs"]
+        }
         if all(runs[r]["status"] in TERMINAL for r in run_ids):
             break
         for run_id in manual:
@@ -175,22 +199,30 @@ def test_three_workers_share_runs_and_survive_a_kill(cluster: tuple[list[Worker]
             if run["status"] != "waiting_for_approval":
                 continue
             executor = (_claims(survivors[0], run_id) or [""])[-1]
-            other = next(c for c, w in zip(survivors, workers[1:], strict=True)
-                         if not executor.startswith(_worker_prefix(w)))
+            other = next(
+                c
+                for c, w in zip(survivors, workers[1:], strict=True)
+                if not executor.startswith(_worker_prefix(w))
+            )
             for pending in run["pending"]:
                 action = "approve" if pending["kind"].endswith("approval") else "retry"
-                r = other.post(f"/api/runs/{run_id}/{action}",
-                               json={"interrupt_id": pending["interrupt_id"]})
+                r = other.post(
+                    f"/api/runs/{run_id}/{action}", json={"interrupt_id": pending["interrupt_id"]}
+                )
                 if r.status_code == 202:
                     approved_elsewhere += 1
         for run_id, run in runs.items():  # on-call answers error decisions with retry
             for pending in run["pending"]:
                 if pending["kind"] == "error":
-                    survivors[1].post(f"/api/runs/{run_id}/retry", json={"interrupt_id": pending["interrupt_id"]})
+                    survivors[1].post(
+                        f"/api/runs/{run_id}/retry", json={"interrupt_id": pending["interrupt_id"]}
+                    )
         time.sleep(0.3)
 
     runs = {r["id"]: r for r in survivors[0].get("/api/runs", params={"limit": 100}).json()["runs"]}
-    assert {runs[r]["status"] for r in run_ids} == {"succeeded"}, {r: runs[r]["status"] for r in run_ids}
+    assert {runs[r]["status"] for r in run_ids} == {"succeeded"}, {
+        r: runs[r]["status"] for r in run_ids
+    }
     assert approved_elsewhere >= len(manual) * 2
     executors = {w.rsplit(":", 1)[0] for r in run_ids for w in _claims(survivors[0], r)}
     assert len(executors) == 3, executors  # every worker executed something, w0 included
@@ -201,7 +233,9 @@ def test_three_workers_share_runs_and_survive_a_kill(cluster: tuple[list[Worker]
     assert Counter(e["kind"] for e in effects)["pull.create"] == 3
 
     assert done.wait(30), "the SSE client on w2 did not see the watched run finish"
-    stored = survivors[1].get(f"/api/runs/{watched}/events", params={"format": "json"}).json()["events"]
+    stored = (
+        survivors[1].get(f"/api/runs/{watched}/events", params={"format": "json"}).json()["events"]
+    )
     assert [e["id"] for e in seen] == [e["id"] for e in stored]
 
 

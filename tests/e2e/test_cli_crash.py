@@ -25,8 +25,16 @@ from tests.conftest import PG_DSN
 
 BIN = Path(sys.executable).parent / "enigma"
 EXPECTED = {
-    "ref.create": 3, "merge": 9, "pull.create": 3, "pull.merge": 3, "release.create": 3,
-    "page.created": 1, "comment": 9, "remotelink": 9, "version.release": 1, "transition": 9,
+    "ref.create": 3,
+    "merge": 9,
+    "pull.create": 3,
+    "pull.merge": 3,
+    "release.create": 3,
+    "page.created": 1,
+    "comment": 9,
+    "remotelink": 9,
+    "version.release": 1,
+    "transition": 9,
 }
 
 
@@ -34,12 +42,16 @@ STORES: dict[str, dict[str, str]] = {}
 
 
 def _env(data_dir: Path) -> dict[str, str]:
-    return os.environ | STORES.get(str(data_dir), {}) | {
-        "ENIGMA_DATA_DIR": str(data_dir),
-        "ENIGMA_SANDBOX_CHECK_DELAY_SECONDS": "0.3",
-        "ENIGMA_CHECK_POLL_SECONDS": "0.1",
-        "ENIGMA_HTTP_BACKOFF_SECONDS": "0.05",
-    }
+    return (
+        os.environ
+        | STORES.get(str(data_dir), {})
+        | {
+            "ENIGMA_DATA_DIR": str(data_dir),
+            "ENIGMA_SANDBOX_CHECK_DELAY_SECONDS": "0.3",
+            "ENIGMA_CHECK_POLL_SECONDS": "0.1",
+            "ENIGMA_HTTP_BACKOFF_SECONDS": "0.05",
+        }
+    )
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -48,8 +60,10 @@ def store_env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "postgres":
         schema = request.getfixturevalue("pg_schema")
         STORES[str(tmp_path)] = {
-            "ENIGMA_DATABASE_URL": PG_DSN, "ENIGMA_DATABASE_SCHEMA": schema,
-            "ENIGMA_LEASE_SECONDS": "3", "ENIGMA_CLAIM_POLL_SECONDS": "0.2",
+            "ENIGMA_DATABASE_URL": PG_DSN,
+            "ENIGMA_DATABASE_SCHEMA": schema,
+            "ENIGMA_LEASE_SECONDS": "3",
+            "ENIGMA_CLAIM_POLL_SECONDS": "0.2",
         }
     yield request.param
     STORES.pop(str(tmp_path), None)
@@ -59,7 +73,9 @@ def store_env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 def sandbox_process(tmp_path: Path, store_env: str) -> Iterator[dict[str, str]]:
     proc = subprocess.Popen(
         [str(BIN), "sandbox", "--json", "--data-dir", str(tmp_path)],
-        env=_env(tmp_path), stdout=subprocess.PIPE, text=True,
+        env=_env(tmp_path),
+        stdout=subprocess.PIPE,
+        text=True,
     )
     assert proc.stdout is not None
     urls: dict[str, str] = json.loads(proc.stdout.readline())
@@ -80,8 +96,9 @@ def _fault(urls: dict[str, str], **rule: Any) -> None:
 
 
 def _run_store(data_dir: Path) -> list[dict[str, Any]]:
-    out = subprocess.run([str(BIN), "runs", "--json"], env=_env(data_dir), capture_output=True,
-                         text=True, check=True)
+    out = subprocess.run(
+        [str(BIN), "runs", "--json"], env=_env(data_dir), capture_output=True, text=True, check=True
+    )
     return list(json.loads(out.stdout))
 
 
@@ -102,12 +119,15 @@ def _step(data_dir: Path) -> str | None:
 
 
 @pytest.mark.slow
-def test_sigkill_at_five_points_then_resume(tmp_path: Path, sandbox_process: dict[str, str]) -> None:
+def test_sigkill_at_five_points_then_resume(
+    tmp_path: Path, sandbox_process: dict[str, str]
+) -> None:
     urls, env = sandbox_process, _env(tmp_path)
 
     def launch(*args: str) -> subprocess.Popen[str]:
-        return subprocess.Popen([str(BIN), *args], env=env, stdout=subprocess.PIPE,
-                                stderr=subprocess.DEVNULL, text=True)
+        return subprocess.Popen(
+            [str(BIN), *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+        )
 
     kills: list[str] = []
 
@@ -138,7 +158,13 @@ def test_sigkill_at_five_points_then_resume(tmp_path: Path, sandbox_process: dic
     kill(proc, "right after a PR")
 
     # 4. during the notes: creating the page hangs for 5 s
-    _fault(urls, kind="latency", route="/confluence/rest/api/content", methods=["POST"], latency_ms=5000)
+    _fault(
+        urls,
+        kind="latency",
+        route="/confluence/rest/api/content",
+        methods=["POST"],
+        latency_ms=5000,
+    )
     proc = launch("resume", run_id, "--json")
     _wait(lambda: _step(tmp_path) == "publish_release_notes", "publish_release_notes", timeout=90)
     time.sleep(0.5)
@@ -151,11 +177,18 @@ def test_sigkill_at_five_points_then_resume(tmp_path: Path, sandbox_process: dic
     kill(proc, "during finalize")
 
     _fault(urls)
-    done = subprocess.run([str(BIN), "resume", run_id, "--json"], env=env, capture_output=True,
-                          text=True, timeout=180)
+    done = subprocess.run(
+        [str(BIN), "resume", run_id, "--json"], env=env, capture_output=True, text=True, timeout=180
+    )
     summary = json.loads(done.stdout.strip().splitlines()[-1])
     assert summary["status"] == "succeeded", done.stderr[-2000:]
-    assert kills == ["mid-fetch", "between merges", "right after a PR", "during notes", "during finalize"]
+    assert kills == [
+        "mid-fetch",
+        "between merges",
+        "right after a PR",
+        "during notes",
+        "during finalize",
+    ]
     keys = Counter(e["key"] for e in _effects(urls))
     assert [k for k, n in keys.items() if n > 1] == []
     counts = _kinds(urls)

@@ -30,7 +30,9 @@ class Release:
         self.server = server
         self.clients = build_clients(settings, server.urls)
         self.context = Context(
-            clients=self.clients, check_poll_seconds=0.05, check_timeout_seconds=30,
+            clients=self.clients,
+            check_poll_seconds=0.05,
+            check_timeout_seconds=30,
             retry_backoff_seconds=0.01,
         )
         self.conn = sqlite3.connect(data_dir / "checkpoints.sqlite3", check_same_thread=False)
@@ -44,10 +46,17 @@ class Release:
             "fix_version": "2.4.0",
             "repositories": REPOS,
             "release_type": "minor",
-            "policy": {"auto_approve": False, "on_conflict": "ask", "on_check_failure": "ask",
-                       "on_error": "ask", "auto_retries": 2},
+            "policy": {
+                "auto_approve": False,
+                "on_conflict": "ask",
+                "on_check_failure": "ask",
+                "on_error": "ask",
+                "auto_retries": 2,
+            },
         } | overrides
-        return dict(self.graph.invoke(request, self.config, context=self.context, durability="sync"))
+        return dict(
+            self.graph.invoke(request, self.config, context=self.context, durability="sync")
+        )
 
     def pending(self) -> list[Any]:
         return list(self.graph.get_state(self.config).interrupts)
@@ -56,10 +65,22 @@ class Release:
         """Resume the first pending interrupt of `kind` with `action`."""
         for item in self.pending():
             if item.value.get("kind") == kind:
-                value = {"action": action, "actor": "tester", "comment": f"{action} in test"} | extra
-                return dict(self.graph.invoke(Command(resume={item.id: value}), self.config,
-                                              context=self.context, durability="sync"))
-        raise AssertionError(f"no pending {kind}; pending: {[p.value.get('kind') for p in self.pending()]}")
+                value = {
+                    "action": action,
+                    "actor": "tester",
+                    "comment": f"{action} in test",
+                } | extra
+                return dict(
+                    self.graph.invoke(
+                        Command(resume={item.id: value}),
+                        self.config,
+                        context=self.context,
+                        durability="sync",
+                    )
+                )
+        raise AssertionError(
+            f"no pending {kind}; pending: {[p.value.get('kind') for p in self.pending()]}"
+        )
 
     @property
     def values(self) -> dict[str, Any]:

@@ -9,12 +9,25 @@ import pytest
 from enigma.sandbox.core import FaultRule
 from tests.graph.conftest import Release
 
-AUTO = {"auto_approve": True, "on_conflict": "skip", "on_check_failure": "ask", "on_error": "ask",
-        "auto_retries": 3}
+AUTO = {
+    "auto_approve": True,
+    "on_conflict": "skip",
+    "on_check_failure": "ask",
+    "on_error": "ask",
+    "auto_retries": 3,
+}
 
 EXPECTED = {
-    "ref.create": 3, "merge": 9, "pull.create": 3, "pull.merge": 3, "release.create": 3,
-    "page.created": 1, "comment": 9, "remotelink": 9, "version.release": 1, "transition": 9,
+    "ref.create": 3,
+    "merge": 9,
+    "pull.create": 3,
+    "pull.merge": 3,
+    "release.create": 3,
+    "page.created": 1,
+    "comment": 9,
+    "remotelink": 9,
+    "version.release": 1,
+    "transition": 9,
 }
 
 
@@ -31,16 +44,18 @@ def _finish(release: Release, limit: int = 40) -> tuple[dict[str, object], int]:
 @pytest.mark.slow
 def test_release_survives_thirty_percent_faults(release: Release) -> None:
     faults = release.server.sandbox.faults
-    faults.add([
-        FaultRule(kind="error", status=503, probability=0.08),
-        FaultRule(kind="error", status=502, probability=0.04),
-        FaultRule(kind="rate_limit", retry_after=0, probability=0.08),
-        FaultRule(kind="drop", probability=0.06),
-        FaultRule(kind="drop_after", methods=["POST", "PUT", "PATCH"], probability=0.15),
-        FaultRule(kind="latency", latency_ms=20, probability=0.1),
-    ])
+    faults.add(
+        [
+            FaultRule(kind="error", status=503, probability=0.08),
+            FaultRule(kind="error", status=502, probability=0.04),
+            FaultRule(kind="rate_limit", retry_after=0, probability=0.08),
+            FaultRule(kind="drop", probability=0.06),
+            FaultRule(kind="drop_after", methods=["POST", "PUT", "PATCH"], probability=0.15),
+            FaultRule(kind="latency", latency_ms=20, probability=0.1),
+        ]
+    )
     release.start(policy=AUTO)
-    final, retries = _finish(release)
+    final, _ = _finish(release)
     assert final["outcome"] == "succeeded", final.get("outcome_reason")
     assert faults.injected > 20, "faults were not exercised"
     release.assert_no_duplicate_effects()

@@ -42,8 +42,21 @@ def test_full_release_does_each_effect_once(release: Release) -> None:
     assert by_kind["page.created"] == 1
     assert by_kind["version.release"] == 1
     # tickets with merged branches went to Done and got a comment with the PR link
-    done = {e["key"].split(":")[2] for e in effects if e["kind"] == "transition" and e["key"].endswith(":Done")}
-    assert {"ENG-101", "ENG-102", "ENG-103", "ENG-105", "ENG-107", "ENG-108", "ENG-109", "ENG-112"} <= done
+    done = {
+        e["key"].split(":")[2]
+        for e in effects
+        if e["kind"] == "transition" and e["key"].endswith(":Done")
+    }
+    assert {
+        "ENG-101",
+        "ENG-102",
+        "ENG-103",
+        "ENG-105",
+        "ENG-107",
+        "ENG-108",
+        "ENG-109",
+        "ENG-112",
+    } <= done
     assert "ENG-106" not in done and "ENG-110" not in done
     comments = [e for e in effects if e["kind"] == "comment"]
     assert len(comments) == 9  # ENG-104 was already Done: commented, not transitioned
@@ -53,15 +66,38 @@ def test_full_release_does_each_effect_once(release: Release) -> None:
     assert plan["tickets_without_branch"] == ["ENG-110"]
     assert plan["branches_without_ticket"] == ["payments-api:feature/cache-warmup"]
     assert [c["branch"] for c in plan["predicted_conflicts"]] == ["feature/ENG-106-burst-limiter"]
-    assert {a["kind"] for a in final["approvals"]} == {"plan_approval", "conflict", "release_approval"}
-    assert all(a["plan_hash"] == plan["hash"] for a in final["approvals"] if a["kind"].endswith("approval"))
+    assert {a["kind"] for a in final["approvals"]} == {
+        "plan_approval",
+        "conflict",
+        "release_approval",
+    }
+    assert all(
+        a["plan_hash"] == plan["hash"] for a in final["approvals"] if a["kind"].endswith("approval")
+    )
 
 
 def test_second_run_of_the_same_version_changes_nothing(release: Release, tmp_path: Path) -> None:
-    release.start(policy={"auto_approve": True, "on_conflict": "skip", "on_check_failure": "abort", "on_error": "abort", "auto_retries": 2})
+    release.start(
+        policy={
+            "auto_approve": True,
+            "on_conflict": "skip",
+            "on_check_failure": "abort",
+            "on_error": "abort",
+            "auto_retries": 2,
+        }
+    )
     before = len(release.effects())
     again = Release(release.server, tmp_path / "again", thread="run-again")
-    final = again.start(workflow_id="run-again", policy={"auto_approve": True, "on_conflict": "skip", "on_check_failure": "abort", "on_error": "abort", "auto_retries": 2})
+    final = again.start(
+        workflow_id="run-again",
+        policy={
+            "auto_approve": True,
+            "on_conflict": "skip",
+            "on_check_failure": "abort",
+            "on_error": "abort",
+            "auto_retries": 2,
+        },
+    )
     assert final["outcome"] == "succeeded", final.get("outcome_reason")
     new = release.effects()[before:]
     # only the second run's own ticket comments are new: branches, merges, PRs, releases exist
@@ -79,8 +115,14 @@ def test_reject_plan_cancels_with_reason(release: Release) -> None:
 def test_amend_drops_branch_and_replans(release: Release) -> None:
     release.start()
     first_hash = release.values["plan"]["hash"]
-    release.answer("plan_approval", "amend",
-                   exclude={"branches": ["payments-api:feature/ENG-106-burst-limiter"], "repositories": ["web-app"]})
+    release.answer(
+        "plan_approval",
+        "amend",
+        exclude={
+            "branches": ["payments-api:feature/ENG-106-burst-limiter"],
+            "repositories": ["web-app"],
+        },
+    )
     plan = release.values["plan"]
     assert plan["hash"] != first_hash
     assert plan["predicted_conflicts"] == []
@@ -110,29 +152,51 @@ def test_conflict_abort_fails_the_run(release: Release) -> None:
 
 
 def test_hotfix_branches_from_the_last_release_tag(release: Release) -> None:
-    release.start(fix_version="2.3.1", release_type="hotfix",
-                  policy={"auto_approve": True, "on_conflict": "ask", "on_check_failure": "ask",
-                          "on_error": "ask", "auto_retries": 2})
+    release.start(
+        fix_version="2.3.1",
+        release_type="hotfix",
+        policy={
+            "auto_approve": True,
+            "on_conflict": "ask",
+            "on_check_failure": "ask",
+            "on_error": "ask",
+            "auto_retries": 2,
+        },
+    )
     final = release.values
     assert final["outcome"] == "succeeded"
     plans = {p["repo"]: p for p in final["plan"]["repositories"]}
     assert plans["payments-api"]["release_branch"] == "hotfix/2.3.1"
     assert plans["payments-api"]["base_ref"] == "v2.3.0"
-    assert [b["branch"] for b in plans["payments-api"]["branches"]] == ["bugfix/ENG-120-double-charge"]
+    assert [b["branch"] for b in plans["payments-api"]["branches"]] == [
+        "bugfix/ENG-120-double-charge"
+    ]
     assert [b["branch"] for b in plans["web-app"]["branches"]] == ["bugfix/ENG-121-safari-checkout"]
     assert final["plan"]["repositories_without_changes"] == ["notifications"]
     assert set(final["pull_requests"]) == {"payments-api", "web-app"}
     tag_sha = release.clients.planner.resolve(
-        release.clients.planner.sync(release.clients.code_host.repository("payments-api"),
-                                     release.clients.code_host.git_auth_header()), "v2.3.0")
+        release.clients.planner.sync(
+            release.clients.code_host.repository("payments-api"),
+            release.clients.code_host.git_auth_header(),
+        ),
+        "v2.3.0",
+    )
     assert plans["payments-api"]["base_sha"] == tag_sha
     release.assert_no_duplicate_effects()
 
 
 def test_failing_checks_are_an_error_decision(release: Release) -> None:
-    release.start(fix_version="2.5.0", repositories=["notifications"],
-                  policy={"auto_approve": True, "on_conflict": "skip", "on_check_failure": "ask",
-                          "on_error": "ask", "auto_retries": 2})
+    release.start(
+        fix_version="2.5.0",
+        repositories=["notifications"],
+        policy={
+            "auto_approve": True,
+            "on_conflict": "skip",
+            "on_check_failure": "ask",
+            "on_error": "ask",
+            "auto_retries": 2,
+        },
+    )
     pending = release.pending()
     assert [p.value["kind"] for p in pending] == ["error"]
     assert pending[0].value["error"]["kind"] == "ChecksFailed"
@@ -142,7 +206,9 @@ def test_failing_checks_are_an_error_decision(release: Release) -> None:
     assert "pull.merge" not in {e["kind"] for e in release.effects()}
 
 
-@pytest.mark.parametrize("hostile", ['2.0" OR project != "ENG', "2.4.0; rm -rf /", "../../etc", "2.4"])
+@pytest.mark.parametrize(
+    "hostile", ['2.0" OR project != "ENG', "2.4.0; rm -rf /", "../../etc", "2.4"]
+)
 def test_hostile_fix_version_is_refused(hostile: str) -> None:
     with pytest.raises(ValueError, match="not a version"):
         normalize_version(hostile)
@@ -157,10 +223,17 @@ def test_hostile_sprint_is_a_literal(release: Release) -> None:
 assert REPOS
 
 
-def test_concurrent_runs_of_one_version_share_branches_and_prs(release: Release, tmp_path: Path) -> None:
+def test_concurrent_runs_of_one_version_share_branches_and_prs(
+    release: Release, tmp_path: Path
+) -> None:
     """Two releases of 2.4.0 interleaved: the second finds the first's merged PRs and releases."""
-    auto = {"auto_approve": True, "on_conflict": "skip", "on_check_failure": "abort",
-            "on_error": "abort", "auto_retries": 2}
+    auto = {
+        "auto_approve": True,
+        "on_conflict": "skip",
+        "on_check_failure": "abort",
+        "on_error": "abort",
+        "auto_retries": 2,
+    }
     other = Release(release.server, tmp_path / "other", thread="run-other")
     other.start(workflow_id="run-other", policy={**auto, "auto_approve": False})  # plan only
     release.start(policy=auto)  # the first run releases everything

@@ -13,7 +13,9 @@ def test_pull_request_ticket_and_page_links_open(sandbox: SandboxServer) -> None
     gh = Github(base_url=urls.github, auth=Auth.Token(urls.token), seconds_between_writes=None)
     repo = gh.get_repo("acme/web-app")
     repo.create_git_ref("refs/heads/release/9.9.9", repo.get_branch("develop").commit.sha)
-    pr = repo.create_pull(base="main", head="release/9.9.9", title="<script>alert(1)</script>", body="x")
+    pr = repo.create_pull(
+        base="main", head="release/9.9.9", title="<script>alert(1)</script>", body="x"
+    )
     page = requests.get(pr.html_url, timeout=5)
     assert page.status_code == 200
     assert "<script>alert(1)</script>" not in page.text

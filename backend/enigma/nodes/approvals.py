@@ -25,8 +25,11 @@ def approve_plan(state: WorkflowState, runtime: Runtime[Context]) -> dict[str, A
     if state.get("policy", {}).get("auto_approve"):
         decision = policy_decision("approve", "auto-approved")
     else:
-        decision = ask_human("plan_approval", {"plan": plan, "plan_hash": plan["hash"]},
-                             ["approve", "reject", "amend"])
+        decision = ask_human(
+            "plan_approval",
+            {"plan": plan, "plan_hash": plan["hash"]},
+            ["approve", "reject", "amend"],
+        )
     record = ApprovalRecord(
         kind="plan_approval",
         action=decision["action"],
@@ -57,8 +60,9 @@ def approve_release(state: WorkflowState, runtime: Runtime[Context]) -> dict[str
     else:
         summary = {
             "pull_requests": state.get("pull_requests", {}),
-            "release_notes": {k: v for k, v in (state.get("release_notes") or {}).items()
-                              if k != "body"},
+            "release_notes": {
+                k: v for k, v in (state.get("release_notes") or {}).items() if k != "body"
+            },
             "skipped": state.get("skipped", []),
             "plan_hash": state["plan"]["hash"],
         }

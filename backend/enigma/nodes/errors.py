@@ -42,8 +42,12 @@ def decide_error(
 
 def _record(context: Context, decision: Decision) -> ApprovalRecord:
     return ApprovalRecord(
-        kind="error_decision", action=decision["action"], actor=decision["actor"],
-        at=now_iso(context), comment=decision["comment"], plan_hash=None,
+        kind="error_decision",
+        action=decision["action"],
+        actor=decision["actor"],
+        at=now_iso(context),
+        comment=decision["comment"],
+        plan_hash=None,
     )
 
 
@@ -64,9 +68,13 @@ def handle_error(state: WorkflowState, runtime: Runtime[Context]) -> dict[str, A
     if decision["action"] == "retry":
         update.update(error=None, retry_count=retries + 1)
     elif decision["action"] == "abort":
-        update["outcome_reason"] = f"{error['step']} failed: {error['message']}; aborted by {record['actor']}"
+        update["outcome_reason"] = (
+            f"{error['step']} failed: {error['message']}; aborted by {record['actor']}"
+        )
     else:
-        update["skipped"] = [SkipRecord(repo="*", branch=None, reason=f"{error['step']} skipped: {error['message']}")]
+        update["skipped"] = [
+            SkipRecord(repo="*", branch=None, reason=f"{error['step']} skipped: {error['message']}")
+        ]
         update["error"] = None
     return update
 
@@ -89,7 +97,13 @@ def handle_repo_error(state: RepoState, runtime: Runtime[Context]) -> dict[str, 
         update.update(error=None, retry_count=retries + 1)
     elif decision["action"] == "skip":
         update["repo_outcomes"] = {repo: "skipped"}
-        update["skipped"] = [SkipRecord(repo=repo, branch=None, reason=f"{error['step']} failed: {error['message']}; skipped by {record['actor']}")]
+        update["skipped"] = [
+            SkipRecord(
+                repo=repo,
+                branch=None,
+                reason=f"{error['step']} failed: {error['message']}; skipped by {record['actor']}",
+            )
+        ]
     else:
         update["repo_outcomes"] = {repo: "aborted"}
     return update

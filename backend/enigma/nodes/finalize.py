@@ -56,24 +56,33 @@ def finalize(state: WorkflowState, runtime: Runtime[Context]) -> dict[str, Any]:
             )
             done["pull_requests_merged"][repo] = sha
             done["releases"][repo] = clients.code_host.ensure_release(
-                repo, f"v{version}", pr["base"], f"{version}", state.get("release_notes", {}).get("url", "")
+                repo,
+                f"v{version}",
+                pr["base"],
+                f"{version}",
+                state.get("release_notes", {}).get("url", ""),
             )
         for key, merges in sorted(shipped_tickets(state).items()):
             clients.tracker.ensure_status(key, DONE_STATUS)
             links = ", ".join(f"{m['pr']} (merge {(m['sha'] or '')[:10]})" for m in merges)
             clients.tracker.ensure_comment(
-                key, ticket_marker(run_id),
+                key,
+                ticket_marker(run_id),
                 f"Released in {version}: {links} {ticket_marker(run_id)}",
             )
             for merge in merges:
                 if merge["pr"]:
-                    clients.tracker.ensure_remote_link(key, merge["pr"], f"{merge['repo']} release PR")
+                    clients.tracker.ensure_remote_link(
+                        key, merge["pr"], f"{merge['repo']} release PR"
+                    )
             done["tickets"].append(key)
         clients.tracker.ensure_version_released(context.project, version, now_iso(context)[:10])
     except IntegrationError as exc:
         return {
             "current_step": "finalize",
-            "error": error_record("finalize", exc, None, state.get("retry_count", 0), ["retry", "abort"]),
+            "error": error_record(
+                "finalize", exc, None, state.get("retry_count", 0), ["retry", "abort"]
+            ),
             "error_step": "finalize",
             "steps_failed": ["finalize"],
         }
@@ -84,9 +93,13 @@ def finalize(state: WorkflowState, runtime: Runtime[Context]) -> dict[str, Any]:
         "workflow_complete": True,
         "error": None,
         "steps_completed": ["finalize"],
-        "messages": [say("finalize",
-                         f"Released {version}: {len(done['releases'])} repositories, "
-                         f"{len(done['tickets'])} tickets done, version released")],
+        "messages": [
+            say(
+                "finalize",
+                f"Released {version}: {len(done['releases'])} repositories, "
+                f"{len(done['tickets'])} tickets done, version released",
+            )
+        ],
     }
 
 
@@ -94,7 +107,10 @@ def close_run(state: WorkflowState, runtime: Runtime[Context]) -> dict[str, Any]
     """End a run that will not release: dry run, rejection or abort."""
     if state.get("dry_run") and state.get("plan"):
         outcome, reason = "planned", "dry run: plan only"
-    elif state.get("error_decision") == "abort" or "aborted" in state.get("repo_outcomes", {}).values():
+    elif (
+        state.get("error_decision") == "abort"
+        or "aborted" in state.get("repo_outcomes", {}).values()
+    ):
         outcome, reason = "failed", state.get("outcome_reason") or "aborted"
     elif state.get("plan") and not any(p["has_changes"] for p in state["plan"]["repositories"]):
         outcome, reason = "cancelled", "nothing to release: no repository has changes"

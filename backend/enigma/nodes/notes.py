@@ -33,8 +33,13 @@ def shipped_tickets(state: WorkflowState) -> dict[str, list[dict[str, Any]]]:
         for record in merges.values():
             if record["ticket"] and record["outcome"] in ("merged", "already"):
                 shipped.setdefault(record["ticket"], []).append(
-                    {"repo": repo, "branch": record["branch"], "sha": record["sha"],
-                     "pr": pr["html_url"] if pr else None, "pr_number": pr["number"] if pr else None}
+                    {
+                        "repo": repo,
+                        "branch": record["branch"],
+                        "sha": record["sha"],
+                        "pr": pr["html_url"] if pr else None,
+                        "pr_number": pr["number"] if pr else None,
+                    }
                 )
     return shipped
 
@@ -47,7 +52,7 @@ def render_notes(state: WorkflowState) -> str:
     for ticket in sorted(tickets, key=lambda t: (_TYPE_ORDER.get(t["type"], 9), t["key"])):
         links = ", ".join(
             f'<a href="{escape(m["pr"] or "")}">{escape(m["repo"])}#{m["pr_number"]}</a>'
-            f' (merge <code>{escape((m["sha"] or "")[:10])}</code>)'
+            f" (merge <code>{escape((m['sha'] or '')[:10])}</code>)"
             for m in shipped[ticket["key"]]
         )
         groups.setdefault(ticket["type"], []).append(
@@ -78,8 +83,13 @@ def publish_release_notes(state: WorkflowState, runtime: Runtime[Context]) -> di
     except IntegrationError as exc:
         return {
             "current_step": "publish_release_notes",
-            "error": error_record("publish_release_notes", exc, None, state.get("retry_count", 0),
-                                  ["retry", "skip", "abort"]),
+            "error": error_record(
+                "publish_release_notes",
+                exc,
+                None,
+                state.get("retry_count", 0),
+                ["retry", "skip", "abort"],
+            ),
             "error_step": "publish_release_notes",
             "steps_failed": ["publish_release_notes"],
         }

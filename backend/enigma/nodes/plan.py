@@ -44,7 +44,9 @@ def plan_release(state: WorkflowState, runtime: Runtime[Context]) -> dict[str, A
     try:
         repo_plans = [_plan_repository(clients, state, repo, tickets, excluded) for repo in repos]
     except IntegrationError as exc:
-        record = error_record("plan_release", exc, None, state.get("retry_count", 0), ["retry", "abort"])
+        record = error_record(
+            "plan_release", exc, None, state.get("retry_count", 0), ["retry", "abort"]
+        )
         return {
             "current_step": "plan_release",
             "error": record,
@@ -89,9 +91,7 @@ def _plan_repository(
     keys = {t["key"] for t in tickets}
     work = sorted(b for b in heads if b.startswith(WORK_BRANCH_PREFIXES))
     chosen = [
-        b
-        for b in work
-        if ticket_of_branch(b) in keys and f"{repo}:{b}" not in excluded["branches"]
+        b for b in work if ticket_of_branch(b) in keys and f"{repo}:{b}" not in excluded["branches"]
     ]
     chosen.sort(key=lambda b: (ticket_of_branch(b) or "", b))
     predictions = clients.planner.predict_merges(mirror, base_sha, chosen)
@@ -138,8 +138,12 @@ def _assemble(
         ],
         repositories_without_changes=[p["repo"] for p in repo_plans if not p["has_changes"]],
         predicted_conflicts=[
-            {"repo": p["repo"], "branch": b["branch"], "files": b["files"],
-             "conflicts_with": b["conflicts_with"]}
+            {
+                "repo": p["repo"],
+                "branch": b["branch"],
+                "files": b["files"],
+                "conflicts_with": b["conflicts_with"],
+            }
             for p in repo_plans
             for b in p["branches"]
             if b["predicted"] == "conflict"

@@ -37,7 +37,9 @@ _GREEN = ("success", "neutral", "skipped")
 _CHOICES = ["retry", "skip", "abort"]
 
 
-def _failed(state: RepoState, step: str, exc: Exception, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+def _failed(
+    state: RepoState, step: str, exc: Exception, extra: dict[str, Any] | None = None
+) -> dict[str, Any]:
     repo = state["repo"]
     return {
         **(extra or {}),
@@ -69,8 +71,10 @@ def create_release_branch(state: RepoState, runtime: Runtime[Context]) -> dict[s
         "retry_count": 0,
         "steps_completed": [f"create_release_branch:{repo}"],
         "messages": [
-            say("create_release_branch",
-                f"{repo}: {verb} {plan['release_branch']} from {plan['base_ref']}")
+            say(
+                "create_release_branch",
+                f"{repo}: {verb} {plan['release_branch']} from {plan['base_ref']}",
+            )
         ],
     }
 
@@ -92,7 +96,10 @@ def merge_feature_branches(state: RepoState, runtime: Runtime[Context]) -> dict[
             result = clients.code_host.merge(repo, plan["release_branch"], name, message)
         except MergeConflict as exc:
             record = MergeRecord(
-                branch=name, ticket=branch["ticket"], outcome="conflict", sha=None,
+                branch=name,
+                ticket=branch["ticket"],
+                outcome="conflict",
+                sha=None,
                 files=exc.files or branch["files"],
             )
             done[name] = record
@@ -104,7 +111,10 @@ def merge_feature_branches(state: RepoState, runtime: Runtime[Context]) -> dict[
         except IntegrationError as exc:
             return _failed(state, "merge_feature_branches", exc, {"merge_status": {repo: done}})
         done[name] = MergeRecord(
-            branch=name, ticket=branch["ticket"], outcome=result["outcome"], sha=result["sha"],
+            branch=name,
+            ticket=branch["ticket"],
+            outcome=result["outcome"],
+            sha=result["sha"],
             files=branch["files"],
         )
     merged = sum(1 for r in done.values() if r["outcome"] in ("merged", "already"))
@@ -114,7 +124,9 @@ def merge_feature_branches(state: RepoState, runtime: Runtime[Context]) -> dict[
         "error": None,
         "retry_count": 0,
         "steps_completed": [f"merge_feature_branches:{repo}"],
-        "messages": [say("merge_feature_branches", f"{repo}: {merged} of {len(done)} branches merged")],
+        "messages": [
+            say("merge_feature_branches", f"{repo}: {merged} of {len(done)} branches merged")
+        ],
     }
 
 
@@ -128,15 +140,23 @@ def decide_conflict(state: RepoState, runtime: Runtime[Context]) -> dict[str, An
     if rule == "ask":
         decision = ask_human(
             "conflict",
-            {"repo": repo, "branch": conflict["branch"], "ticket": conflict["ticket"],
-             "files": conflict["files"]},
+            {
+                "repo": repo,
+                "branch": conflict["branch"],
+                "ticket": conflict["ticket"],
+                "files": conflict["files"],
+            },
             ["skip", "abort"],
         )
     else:
         decision = policy_decision(rule, f"policy on_conflict={rule}")
     record = ApprovalRecord(
-        kind="conflict", action=decision["action"], actor=decision["actor"],
-        at=now_iso(context), comment=decision["comment"], plan_hash=None,
+        kind="conflict",
+        action=decision["action"],
+        actor=decision["actor"],
+        at=now_iso(context),
+        comment=decision["comment"],
+        plan_hash=None,
     )
     update: dict[str, Any] = {
         "approvals": [record],
@@ -151,9 +171,12 @@ def decide_conflict(state: RepoState, runtime: Runtime[Context]) -> dict[str, An
     done[conflict["branch"]] = MergeRecord(**{**conflict, "outcome": "skipped"})
     update["merge_status"] = {repo: done}
     update["skipped"] = [
-        SkipRecord(repo=repo, branch=conflict["branch"],
-                   reason=f"merge conflict in {', '.join(conflict['files']) or 'files'}; "
-                          f"skipped by {record['actor']}")
+        SkipRecord(
+            repo=repo,
+            branch=conflict["branch"],
+            reason=f"merge conflict in {', '.join(conflict['files']) or 'files'}; "
+            f"skipped by {record['actor']}",
+        )
     ]
     return update
 
@@ -162,14 +185,20 @@ def open_pull_request(state: RepoState, runtime: Runtime[Context]) -> dict[str, 
     """Open the release pull request (or find the one already open)."""
     _, clients = deps(runtime)
     plan, repo = state["repo_plan"], state["repo"]
-    merged = [r for r in state.get("merge_status", {}).get(repo, {}).values()
-              if r["outcome"] in ("merged", "already")]
+    merged = [
+        r
+        for r in state.get("merge_status", {}).get(repo, {}).values()
+        if r["outcome"] in ("merged", "already")
+    ]
     lines = [f"Release {state['fix_version']} of {repo}, opened by Enigma.", "", "Includes:"]
     lines += [f"- {r['ticket'] or r['branch']}: `{r['branch']}`" for r in merged] or ["- nothing"]
     try:
         pr = clients.code_host.get_or_create_pull_request(
-            repo, plan["release_branch"], plan["target_branch"],
-            f"Release {state['fix_version']}", "\n".join(lines),
+            repo,
+            plan["release_branch"],
+            plan["target_branch"],
+            f"Release {state['fix_version']}",
+            "\n".join(lines),
         )
     except IntegrationError as exc:
         return _failed(state, "open_pull_request", exc)
@@ -178,7 +207,9 @@ def open_pull_request(state: RepoState, runtime: Runtime[Context]) -> dict[str, 
         "error": None,
         "retry_count": 0,
         "steps_completed": [f"open_pull_request:{repo}"],
-        "messages": [say("open_pull_request", f"{repo}: pull request #{pr['number']} {pr['html_url']}")],
+        "messages": [
+            say("open_pull_request", f"{repo}: pull request #{pr['number']} {pr['html_url']}")
+        ],
     }
 
 
@@ -204,7 +235,8 @@ def wait_for_checks(state: RepoState, runtime: Runtime[Context]) -> dict[str, An
                 break
             if context.clock.now().timestamp() > deadline:
                 raise ChecksTimedOut(
-                    f"checks on {repo}#{number} not finished after {context.check_timeout_seconds:.0f}s"
+                    f"checks on {repo}#{number} not finished after "
+                    f"{context.check_timeout_seconds:.0f}s"
                 )
             context.clock.sleep(context.check_poll_seconds)
     except (IntegrationError, ChecksTimedOut) as exc:

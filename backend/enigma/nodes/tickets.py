@@ -26,7 +26,9 @@ def fetch_tickets(state: WorkflowState, runtime: Runtime[Context]) -> dict[str, 
         return {
             "workflow_id": workflow_id,
             "current_step": "fetch_tickets",
-            "error": error_record("fetch_tickets", exc, None, state.get("retry_count", 0), ["retry", "abort"]),
+            "error": error_record(
+                "fetch_tickets", exc, None, state.get("retry_count", 0), ["retry", "abort"]
+            ),
             "error_step": "fetch_tickets",
             "steps_failed": ["fetch_tickets"],
         }

@@ -226,7 +226,10 @@ class PgRunStore(RunStore):
     def list_runs(
         self, status: str | None, fix_version: str | None, limit: int, offset: int
     ) -> tuple[list[RunRecord], int]:
-        where = "WHERE (%(s)s::text IS NULL OR status=%(s)s) AND (%(v)s::text IS NULL OR fix_version=%(v)s)"
+        where = (
+            "WHERE (%(s)s::text IS NULL OR status=%(s)s) "
+            "AND (%(v)s::text IS NULL OR fix_version=%(v)s)"
+        )
         args = {"s": status, "v": fix_version, "l": limit, "o": offset}
         with self._conn() as conn:
             count = conn.execute(f"SELECT count(*) FROM enigma_runs {where}", args).fetchone()  # noqa: S608

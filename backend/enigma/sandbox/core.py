@@ -451,7 +451,7 @@ async def _send_fault(rule: FaultRule, scope: Scope, send: Send) -> None:
     body = json.dumps({"message": f"sandbox injected fault: {status}"}).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     if rule.kind == "rate_limit":
-        headers.append((b"retry-after", str(int(round(rule.retry_after))).encode()))
+        headers.append((b"retry-after", str(round(rule.retry_after)).encode()))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
