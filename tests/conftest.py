@@ -39,6 +39,22 @@ def sandbox_factory(tmp_path: Path) -> Iterator[SandboxFactory]:
 
 PG_DSN = "postgresql://postgres@127.0.0.1:5432/test"
 
+# What releasing 2.4.0 of the seed (conflicting ENG-106 skipped) writes, by effect kind: a release
+# branch, PR, PR merge and release per repository, nine merges, the notes page, and for each of
+# the nine shipped tickets a transition (ENG-108 needs two, ENG-104 was Done), comment and link.
+RELEASE_2_4_0_EFFECTS = {
+    "ref.create": 3,
+    "merge": 9,
+    "pull.create": 3,
+    "pull.merge": 3,
+    "release.create": 3,
+    "page.created": 1,
+    "comment": 9,
+    "remotelink": 9,
+    "version.release": 1,
+    "transition": 9,
+}
+
 
 @pytest.fixture
 def pg_schema() -> Iterator[str]:

@@ -75,13 +75,7 @@ def ensure_sandbox(settings: Settings) -> tuple[SandboxUrls, SandboxServer | Non
     """Use the sandbox the settings name, a live one on this data directory, or start one."""
     if settings.sandbox_port and settings.sandbox_token is not None:
         root = f"http://{settings.sandbox_host}:{settings.sandbox_port}"
-        named = SandboxUrls(
-            jira=f"{root}/jira",
-            github=f"{root}/github/api/v3",
-            confluence=f"{root}/confluence",
-            token=settings.sandbox_token.get_secret_value(),
-            admin=root,
-        )
+        named = SandboxUrls.at(root, settings.sandbox_token.get_secret_value())
         if _answers(named):
             return named, None
     found = read_sandbox_endpoint(settings.data_dir)

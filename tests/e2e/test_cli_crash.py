@@ -21,21 +21,10 @@ from typing import Any
 import pytest
 import requests
 
-from tests.conftest import PG_DSN
+from tests.conftest import PG_DSN, RELEASE_2_4_0_EFFECTS
 
 BIN = Path(sys.executable).parent / "enigma"
-EXPECTED = {
-    "ref.create": 3,
-    "merge": 9,
-    "pull.create": 3,
-    "pull.merge": 3,
-    "release.create": 3,
-    "page.created": 1,
-    "comment": 9,
-    "remotelink": 9,
-    "version.release": 1,
-    "transition": 9,
-}
+EXPECTED = RELEASE_2_4_0_EFFECTS
 
 
 STORES: dict[str, dict[str, str]] = {}

@@ -7,6 +7,7 @@ from collections import Counter
 import pytest
 
 from enigma.sandbox.core import FaultRule
+from tests.conftest import RELEASE_2_4_0_EFFECTS
 from tests.graph.conftest import Release
 
 AUTO = {
@@ -17,18 +18,7 @@ AUTO = {
     "auto_retries": 3,
 }
 
-EXPECTED = {
-    "ref.create": 3,
-    "merge": 9,
-    "pull.create": 3,
-    "pull.merge": 3,
-    "release.create": 3,
-    "page.created": 1,
-    "comment": 9,
-    "remotelink": 9,
-    "version.release": 1,
-    "transition": 9,
-}
+EXPECTED = RELEASE_2_4_0_EFFECTS
 
 
 def _finish(release: Release, limit: int = 40) -> tuple[dict[str, object], int]:

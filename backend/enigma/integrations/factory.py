@@ -92,13 +92,7 @@ def clients_from_environment() -> Clients:
     from enigma.sandbox.server import SandboxUrls
 
     root = f"http://{settings.sandbox_host}:{settings.sandbox_port}"
-    urls = SandboxUrls(
-        jira=f"{root}/jira",
-        github=f"{root}/github/api/v3",
-        confluence=f"{root}/confluence",
-        token=settings.sandbox_token.get_secret_value(),
-        admin=root,
-    )
+    urls = SandboxUrls.at(root, settings.sandbox_token.get_secret_value())
     return build_clients(settings, urls)
 
 

@@ -151,6 +151,17 @@ class SandboxUrls:
     token: str
     admin: str
 
+    @classmethod
+    def at(cls, root: str, token: str) -> SandboxUrls:
+        """The URLs of a sandbox answering at `root` (e.g. http://127.0.0.1:8471)."""
+        return cls(
+            jira=f"{root}/jira",
+            github=f"{root}/github/api/v3",
+            confluence=f"{root}/confluence",
+            token=token,
+            admin=root,
+        )
+
     def as_dict(self) -> dict[str, str]:
         """The JSON line `enigma sandbox --json` prints."""
         return {
@@ -198,14 +209,7 @@ class SandboxServer:
     @property
     def urls(self) -> SandboxUrls:
         """Base URLs to hand the real clients."""
-        root = f"http://{self.host}:{self.port}"
-        return SandboxUrls(
-            jira=f"{root}/jira",
-            github=f"{root}/github/api/v3",
-            confluence=f"{root}/confluence",
-            token=self.sandbox.token,
-            admin=root,
-        )
+        return SandboxUrls.at(f"http://{self.host}:{self.port}", self.sandbox.token)
 
     def start(self, timeout: float = 10.0) -> SandboxServer:
         """Start serving and wait until the socket accepts requests."""
