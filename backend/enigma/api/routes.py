@@ -103,7 +103,7 @@ def _steps(manager: RunManager, run_id: str) -> list[StepStatus]:
             step=event.step, repo=event.repo, status="pending", attempts=0
         )
         if event.type == "step.started":
-            current.attempts += 1
+            current.attempts = int(event.data.get("attempt", current.attempts + 1))
             current.status = "running"
         else:
             current.status = ended[event.type]

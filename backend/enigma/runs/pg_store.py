@@ -361,8 +361,9 @@ class PgRunStore(RunStore):
     def step_attempts(self, run_id: str) -> dict[tuple[str, str | None], int]:
         with self._conn() as conn:
             rows = conn.execute(
-                "SELECT step, repo, count(*) FROM enigma_events WHERE run_id=%s "
-                "AND type='step.started' GROUP BY step, repo",
+                "SELECT step, repo, sum(CASE type WHEN 'step.started' THEN 1 ELSE -1 END) "
+                "FROM enigma_events WHERE run_id=%s "
+                "AND type IN ('step.started', 'step.waiting') GROUP BY step, repo",
                 (run_id,),
             ).fetchall()
         return {(r[0], r[1]): int(r[2]) for r in rows}

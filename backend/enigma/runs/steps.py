@@ -7,7 +7,8 @@ chunk of that task carries the repository in its input, so a step inside the sub
 attributed to its repository.
 
 Attempts count `step.started` events in the log, so they keep counting across restarts: a
-step that re-runs after a crash or an interrupt resume shows attempt 2.
+step that re-runs after a crash or a retry shows attempt 2; a step that waited for a
+human and runs again with the answer keeps its attempt number.
 """
 
 from __future__ import annotations
@@ -83,6 +84,8 @@ class StepTracker:
                 if isinstance(i, dict) and isinstance(i.get("value"), dict)
             ]
             self.emit(self.run_id, "step.waiting", data, step=name, repo=repo)
+            # the node runs again from its top once answered: that is the same attempt
+            self.attempts[(name, repo)] = self.attempts.get((name, repo), 1) - 1
             return
         result = chunk.get("result")
         result = result if isinstance(result, dict) else {}

@@ -131,7 +131,7 @@ class RunStore:
         raise NotImplementedError
 
     def step_attempts(self, run_id: str) -> dict[tuple[str, str | None], int]:
-        """How many times each (step, repository) has started."""
+        """Attempts of each (step, repository): starts, less resumes after a human answer."""
         raise NotImplementedError
 
     def finished_before(self, timestamp: float) -> list[str]:
@@ -342,8 +342,9 @@ class SqliteRunStore(RunStore):
     def step_attempts(self, run_id: str) -> dict[tuple[str, str | None], int]:
         with self._lock:
             rows = self._db.execute(
-                "SELECT step, repo, count(*) FROM events WHERE run_id = ? AND type = "
-                "'step.started' GROUP BY step, repo",
+                "SELECT step, repo, sum(CASE type WHEN 'step.started' THEN 1 ELSE -1 END) "
+                "FROM events WHERE run_id = ? AND type IN ('step.started', 'step.waiting') "
+                "GROUP BY step, repo",
                 (run_id,),
             ).fetchall()
         return {(r[0], r[1]): int(r[2]) for r in rows}
