@@ -8,7 +8,9 @@ Several Enigma workers share one database. PostgreSQL's own locking does the coo
 - a run whose lease lapsed (its worker died) is claimable again and continues from its last
   checkpoint on another worker;
 - every write a worker makes while executing a run carries the fence it claimed with; a worker
-  whose lease was taken over (a larger fence) gets `LeaseLost` and stops;
+  whose lease was taken over (a larger fence) gets `LeaseLost` and stops. Checkpoint writes go
+  through LangGraph's saver and are not fenced: a stale worker may finish the step it is in,
+  which is safe because every node checks before it acts;
 - events get ids in commit order (inserts take a transaction-level advisory lock), so a reader
   resuming "after id N" can never skip an event committed late; NOTIFY tells other workers
   (SSE streams, command delivery) to look, and the table stays the source of truth.
