@@ -20,7 +20,7 @@ import psycopg
 from langgraph.types import Command
 
 from enigma.runs.manager import DecisionError, RunManager
-from enigma.runs.models import RunRecord
+from enigma.runs.models import EventRecord, RunRecord
 from enigma.runs.pg_store import LeaseLost, PgRunStore
 
 __all__ = ["ClusterRunManager"]
@@ -48,8 +48,7 @@ class ClusterRunManager(RunManager):
         self.global_limit = global_limit or self.local_limit
         self._wake = asyncio.Event()
         self._loops: list[asyncio.Task[None]] = []
-        self._local_event_ids: set[int] = set()
-        self._read_upto = 0
+        self._read_upto = self.store.last_event_id()  # live delivery starts from now
 
     # ---- scheduling goes through the database ----
 
@@ -76,7 +75,6 @@ class ClusterRunManager(RunManager):
         if self._loops:
             return
         loop = asyncio.get_running_loop()
-        self._read_upto = self.store.last_event_id()
         self._loops = [
             loop.create_task(self._claim_loop()),
             loop.create_task(self._lease_loop()),
@@ -147,21 +145,18 @@ class ClusterRunManager(RunManager):
                     conn.close()
 
     def _fan_out_remote_events(self) -> None:
+        """Deliver every event committed since the last read, ours and other workers', in id order.
+
+        Ids are committed in id order (advisory lock in `append_event`), so reading after the
+        last delivered id never skips one. Pushing our own events straight to subscribers would
+        let one overtake an earlier event of another worker still on its way.
+        """
         for event in self.store.events(None, after=self._read_upto, limit=10_000):
             self._read_upto = event.id
-            if event.id in self._local_event_ids:
-                self._local_event_ids.discard(event.id)
-                continue
-            for queue in list(self._subscribers):
-                try:
-                    queue.put_nowait(event)
-                except asyncio.QueueFull:
-                    self._subscribers.discard(queue)
+            self._deliver(event)
 
-    def emit(self, run_id: str, type: str, data: dict[str, Any] | None = None, **kw: Any) -> Any:
-        event = super().emit(run_id, type, data, **kw)
-        self._local_event_ids.add(event.id)
-        return event
+    def _publish(self, event: EventRecord) -> None:
+        self._fan_out_remote_events()
 
     # ---- commands for runs executing on another worker ----
 

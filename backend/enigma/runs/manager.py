@@ -135,6 +135,14 @@ class RunManager:
         """Append an event and hand it to every live subscriber."""
         event = self.store.append_event(run_id, type, data, step=step, repo=repo, actor=actor)
         self.metrics.events.labels(type).inc()
+        self._publish(event)
+        return event
+
+    def _publish(self, event: EventRecord) -> None:
+        """Hand a new event to every live subscriber (in this process, in id order)."""
+        self._deliver(event)
+
+    def _deliver(self, event: EventRecord) -> None:
         for queue in list(self._subscribers):
             try:
                 queue.put_nowait(event)
@@ -142,7 +150,6 @@ class RunManager:
                 self._subscribers.discard(queue)
                 with contextlib.suppress(asyncio.QueueFull):
                     queue.put_nowait(None)
-        return event
 
     @contextlib.asynccontextmanager
     async def subscribe(
