@@ -12,8 +12,8 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from enigma.context import Context
-from enigma.nodes.common import ask_human, deps, human_message, now_iso, policy_decision
-from enigma.state import ApprovalRecord, WorkflowState
+from enigma.nodes.common import ask_human, deps, human_message, policy_decision, record_decision
+from enigma.state import WorkflowState
 
 __all__ = ["approve_plan", "approve_release"]
 
@@ -30,14 +30,7 @@ def approve_plan(state: WorkflowState, runtime: Runtime[Context]) -> dict[str, A
             {"plan": plan, "plan_hash": plan["hash"]},
             ["approve", "reject", "amend"],
         )
-    record = ApprovalRecord(
-        kind="plan_approval",
-        action=decision["action"],
-        actor=decision["actor"],
-        at=now_iso(context),
-        comment=decision["comment"],
-        plan_hash=plan["hash"],
-    )
+    record = record_decision(context, "plan_approval", decision, plan["hash"])
     update: dict[str, Any] = {
         "current_step": "approve_plan",
         "approvals": [record],
@@ -67,14 +60,7 @@ def approve_release(state: WorkflowState, runtime: Runtime[Context]) -> dict[str
             "plan_hash": state["plan"]["hash"],
         }
         decision = ask_human("release_approval", summary, ["approve", "reject"])
-    record = ApprovalRecord(
-        kind="release_approval",
-        action=decision["action"],
-        actor=decision["actor"],
-        at=now_iso(context),
-        comment=decision["comment"],
-        plan_hash=state["plan"]["hash"],
-    )
+    record = record_decision(context, "release_approval", decision, state["plan"]["hash"])
     update: dict[str, Any] = {
         "current_step": "approve_release",
         "approvals": [record],

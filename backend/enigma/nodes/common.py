@@ -21,6 +21,8 @@ __all__ = [
     "error_record",
     "human_message",
     "now_iso",
+    "policy_decision",
+    "record_decision",
     "say",
 ]
 
@@ -34,6 +36,20 @@ class Decision(TypedDict):
     actor: str
     comment: str
     exclude: dict[str, Any]
+
+
+def record_decision(
+    context: Context, kind: str, decision: Decision, plan_hash: str | None = None
+) -> ApprovalRecord:
+    """The state's record of a decision: who chose what, when, with which comment."""
+    return ApprovalRecord(
+        kind=kind,
+        action=decision["action"],
+        actor=decision["actor"],
+        at=now_iso(context),
+        comment=decision["comment"],
+        plan_hash=plan_hash,
+    )
 
 
 def policy_decision(action: str, comment: str) -> Decision:

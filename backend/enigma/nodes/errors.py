@@ -16,8 +16,15 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from enigma.context import Context
-from enigma.nodes.common import Decision, ask_human, deps, human_message, now_iso, policy_decision
-from enigma.state import ApprovalRecord, ErrorRecord, Policy, RepoState, SkipRecord, WorkflowState
+from enigma.nodes.common import (
+    Decision,
+    ask_human,
+    deps,
+    human_message,
+    policy_decision,
+    record_decision,
+)
+from enigma.state import ErrorRecord, Policy, RepoState, SkipRecord, WorkflowState
 
 __all__ = ["decide_error", "handle_error", "handle_repo_error"]
 
@@ -40,17 +47,6 @@ def decide_error(
     return policy_decision(action, f"policy chose {action}")
 
 
-def _record(context: Context, decision: Decision) -> ApprovalRecord:
-    return ApprovalRecord(
-        kind="error_decision",
-        action=decision["action"],
-        actor=decision["actor"],
-        at=now_iso(context),
-        comment=decision["comment"],
-        plan_hash=None,
-    )
-
-
 def handle_error(state: WorkflowState, runtime: Runtime[Context]) -> dict[str, Any]:
     """Decide what to do about a failed top-level step."""
     context, _ = deps(runtime)
@@ -58,7 +54,7 @@ def handle_error(state: WorkflowState, runtime: Runtime[Context]) -> dict[str, A
     assert error is not None, "handle_error runs only after a step recorded an error"
     retries = int(state.get("retry_count", 0))
     decision = decide_error(error, state.get("policy", {}), retries, context)
-    record = _record(context, decision)
+    record = record_decision(context, "error_decision", decision)
     update: dict[str, Any] = {
         "current_step": "handle_error",
         "error_decision": decision["action"],
@@ -87,7 +83,7 @@ def handle_repo_error(state: RepoState, runtime: Runtime[Context]) -> dict[str, 
     repo = state["repo"]
     retries = int(state.get("retry_count", 0))
     decision = decide_error(error, state.get("policy", {}), retries, context)
-    record = _record(context, decision)
+    record = record_decision(context, "error_decision", decision)
     update: dict[str, Any] = {
         "error_decision": decision["action"],
         "approvals": [record],

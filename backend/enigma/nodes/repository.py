@@ -18,11 +18,11 @@ from enigma.nodes.common import (
     deps,
     error_record,
     human_message,
-    now_iso,
     policy_decision,
+    record_decision,
     say,
 )
-from enigma.state import ApprovalRecord, MergeRecord, RepoState, SkipRecord
+from enigma.state import MergeRecord, RepoState, SkipRecord
 
 __all__ = [
     "create_release_branch",
@@ -150,14 +150,7 @@ def decide_conflict(state: RepoState, runtime: Runtime[Context]) -> dict[str, An
         )
     else:
         decision = policy_decision(rule, f"policy on_conflict={rule}")
-    record = ApprovalRecord(
-        kind="conflict",
-        action=decision["action"],
-        actor=decision["actor"],
-        at=now_iso(context),
-        comment=decision["comment"],
-        plan_hash=None,
-    )
+    record = record_decision(context, "conflict", decision)
     update: dict[str, Any] = {
         "approvals": [record],
         "messages": [human_message(record)],

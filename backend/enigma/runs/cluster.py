@@ -137,14 +137,14 @@ class ClusterRunManager(RunManager):
                             await self._apply_control(run_id, control)
                     # events: the table is the truth; also read on every poll in case a
                     # notification was missed
-                    self._fan_out_remote_events()
+                    self._deliver_new_events()
             except psycopg.Error:
                 log.warning("listen connection lost; reconnecting")
             finally:
                 with contextlib.suppress(Exception):
                     conn.close()
 
-    def _fan_out_remote_events(self) -> None:
+    def _deliver_new_events(self) -> None:
         """Deliver every event committed since the last read, ours and other workers', in id order.
 
         Ids are committed in id order (advisory lock in `append_event`), so reading after the
@@ -156,7 +156,7 @@ class ClusterRunManager(RunManager):
             self._deliver(event)
 
     def _publish(self, event: EventRecord) -> None:
-        self._fan_out_remote_events()
+        self._deliver_new_events()
 
     # ---- commands for runs executing on another worker ----
 
