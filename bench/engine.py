@@ -25,9 +25,9 @@ from bench.common import Row, log, median
 from bench.noop import noop_context, release_request
 from enigma.bootstrap import open_sqlite_saver
 from enigma.graph import build_graph
-from enigma.runs.manager import RunManager
-from enigma.runs.models import RunRequest
-from enigma.runs.store import SqliteRunStore
+from enigma.runs.manager import Limits, RunManager
+from enigma.runs.models import EventRecord, RunRequest
+from enigma.runs.sqlite_store import SqliteRunStore
 
 __all__ = ["Engine", "bare_input", "engine_overhead", "open_engine", "run_to_end"]
 
@@ -69,13 +69,17 @@ async def open_engine(
             graph = build_graph(saver)
             store = SqliteRunStore(data_dir / "runs.sqlite3")
             manager = RunManager(
-                graph, store, noop_context(), checkpointer=saver, max_concurrent=max_concurrent
+                graph,
+                store,
+                noop_context(),
+                checkpointer=saver,
+                limits=Limits(max_concurrent=max_concurrent),
             )
             try:
                 yield Engine(graph, manager, data_dir)
             finally:
                 await manager.shutdown()
-                store.close()
+                await store.close()
 
 
 async def bare_run(engine: Engine, thread: str, auto_approve: bool = True) -> dict[str, Any]:
@@ -99,9 +103,13 @@ async def run_to_end(manager: RunManager, request: RunRequest) -> str:
         run, _ = await manager.start(request, "bench")
         while True:
             event = await queue.get()
-            if event is not None and event.run_id == run.id and event.type == "run.finished":
+            if (
+                isinstance(event, EventRecord)
+                and event.run_id == run.id
+                and event.type == "run.finished"
+            ):
                 break
-    return manager.get(run.id).status
+    return (await manager.get(run.id)).status
 
 
 async def engine_overhead(runs: int = 40, warmup: int = 4) -> Row:

@@ -154,7 +154,7 @@ async def _measure(runs: int, tmp: Path, like_enigma: bool) -> dict[str, float]:
     from enigma.bootstrap import open_sqlite_saver
     from enigma.runs.manager import RunManager
     from enigma.runs.models import RunRequest
-    from enigma.runs.store import SqliteRunStore
+    from enigma.runs.sqlite_store import SqliteRunStore
 
     workflow = _dbos(tmp / "dbos.sqlite3", like_enigma)
     request = RunRequest.model_validate({"fix_version": "2.4.0", "repositories": ["a", "b", "c"]})
@@ -189,7 +189,7 @@ async def _measure(runs: int, tmp: Path, like_enigma: bool) -> dict[str, float]:
             out = await graph.ainvoke(state, config, durability="sync")
             times["bare"].append(time.perf_counter() - t0)
         await manager.shutdown()
-        store.close()
+        await store.close()
     from dbos import DBOS
 
     DBOS.destroy()

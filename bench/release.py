@@ -27,7 +27,7 @@ from enigma.graph import build_graph
 from enigma.integrations.factory import build_clients
 from enigma.runs.manager import RunManager
 from enigma.runs.models import RunRequest
-from enigma.runs.store import SqliteRunStore
+from enigma.runs.sqlite_store import SqliteRunStore
 from enigma.sandbox.core import Sandbox
 from enigma.sandbox.server import SandboxUrls, peers, seed_if_empty
 from enigma.settings import Settings
@@ -85,11 +85,11 @@ async def _enigma_release(data_dir: Path, urls: dict[str, str]) -> tuple[float, 
         run = await manager.wait_for(run.id, {"succeeded", "failed", "cancelled"}, timeout=600)
         elapsed = time.perf_counter() - t0
         steps: dict[str, float] = defaultdict(float)
-        for event in store.events(run.id, limit=100_000):
+        for event in await store.events(run.id, limit=100_000):
             if event.type == "step.finished" and event.step:
                 steps[event.step] += float(event.data.get("duration_ms", 0)) / 1000
         await manager.shutdown()
-        store.close()
+        await store.close()
     assert run.status == "succeeded", f"the sandbox release ended {run.status}: {run.error}"
     return elapsed, dict(steps)
 

@@ -8,7 +8,6 @@ reuses it instead of starting a second one over the same files.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import logging
@@ -24,8 +23,10 @@ from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
 from enigma.context import Clients, Context
 from enigma.graph import build_graph
-from enigma.runs.manager import RunManager
-from enigma.runs.store import RunStore, SqliteRunStore
+from enigma.integrations.patience import Patience
+from enigma.runs.manager import Limits, RunManager
+from enigma.runs.sqlite_store import SqliteRunStore
+from enigma.runs.store import RunStore
 from enigma.sandbox.server import SandboxServer, SandboxUrls
 from enigma.settings import Settings
 
@@ -125,17 +126,17 @@ def write_endpoint(data_dir: Path, urls: SandboxUrls) -> None:
     path.write_text(json.dumps(body))
 
 
-def open_store(settings: Settings) -> RunStore:
+async def open_store(settings: Settings) -> RunStore:
     """The run store the settings point at (for read-only commands such as `enigma runs`)."""
     if settings.database_url is not None:
         from enigma.runs.pg_store import PgRunStore
 
-        return PgRunStore(
+        return await PgRunStore(
             settings.database_url.get_secret_value(),
             "reader",
             schema=settings.database_schema,
             max_size=2,
-        )
+        ).open()
     return SqliteRunStore(settings.data_dir / "runs.sqlite3")
 
 
@@ -146,9 +147,14 @@ def sandbox_repositories(seed: dict[str, Any]) -> list[str]:
 
 @contextlib.asynccontextmanager
 async def open_runtime(
-    settings: Settings, context: Context | None = None
+    settings: Settings, context: Context | None = None, *, recover: bool = True
 ) -> AsyncIterator[Runtime]:
-    """Open saver, store and manager (and the sandbox if needed) for the app's lifetime."""
+    """Open saver, store and manager (and the sandbox if needed) for the app's lifetime.
+
+    The manager's background work starts here: recovery of the runs left in flight (unless
+    `recover` is False, as for the CLI following its own run), the cluster's loops, the
+    watchdog.
+    """
     from enigma.integrations.factory import build_clients
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -173,13 +179,17 @@ async def open_runtime(
         wiki_parent_title=settings.confluence_parent_title,
         check_timeout_seconds=settings.check_timeout_seconds,
         check_poll_seconds=settings.check_poll_seconds,
+        patience=Patience(budget=settings.outage_budget_seconds),
     )
     run_context = Context(**{**base.__dict__, "clients": clients})
     options: dict[str, Any] = {
-        "max_concurrent": settings.max_concurrent_runs,
-        "step_timeout": settings.step_timeout_seconds,
-        "run_deadline": settings.run_deadline_seconds,
-        "four_eyes": settings.four_eyes,
+        "limits": Limits(
+            max_concurrent=settings.max_concurrent_runs,
+            io_threads=settings.io_threads,
+            step_timeout=settings.step_timeout_seconds,
+            run_deadline=settings.run_deadline_seconds,
+            four_eyes=settings.four_eyes,
+        ),
         "repositories": repositories or None,
     }
     async with contextlib.AsyncExitStack() as stack:
@@ -192,6 +202,7 @@ async def open_runtime(
                 _sqlite_manager(settings, run_context, options)
             )
         try:
+            await manager.start_background(recover)
             yield Runtime(settings, manager, clients, urls, repositories)
         finally:
             await manager.shutdown()
@@ -210,7 +221,7 @@ async def _sqlite_manager(
         try:
             yield RunManager(build_graph(saver), store, context, checkpointer=saver, **options)
         finally:
-            store.close()
+            await store.close()
 
 
 @contextlib.asynccontextmanager
@@ -240,57 +251,64 @@ async def _postgres_manager(
     import socket
     import uuid
 
-    import psycopg
-    from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
     from psycopg.rows import dict_row
     from psycopg_pool import AsyncConnectionPool
 
-    from enigma.runs.cluster import ClusterRunManager
-    from enigma.runs.pg_store import (
-        PgRunStore,
-        acquire_migration_lock,
-        release_migration_lock,
-    )
+    from enigma.runs.cluster import ClusterHub, LeaseScheduler
+    from enigma.runs.fenced_saver import FencedPostgresSaver
+    from enigma.runs.pg_schema import acquire_migration_lock, release_migration_lock
+    from enigma.runs.pg_store import PgRunStore
 
     assert settings.database_url is not None
     dsn = settings.database_url.get_secret_value()
     schema = settings.database_schema
     search_path = f"-c search_path={schema}" if schema else ""
     worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-    store = PgRunStore(dsn, worker, schema=schema)
+    limits: Limits = options["limits"]
+    store = await PgRunStore(dsn, worker, schema=schema).open()
     pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
         dsn,
         min_size=1,
         max_size=max(4, min(20, settings.max_concurrent_runs)),
         open=False,
+        timeout=5.0,
+        check=AsyncConnectionPool.check_connection,  # no dead connection after a restart
+        reconnect_timeout=0,
         kwargs={
             "autocommit": True,
             "prepare_threshold": 0,
             "row_factory": dict_row,
             "options": search_path,
+            "connect_timeout": 3,
         },
     )
-    await pool.open()
-    saver = AsyncPostgresSaver(pool)
-    # the saver's own migrations, one process at a time (see acquire_migration_lock)
-    with psycopg.connect(dsn, autocommit=True, options=search_path) as lock_conn:
-        await asyncio.to_thread(acquire_migration_lock, lock_conn)
+    await pool.open(wait=True, timeout=30)
+    saver = FencedPostgresSaver(pool)
+    # the saver's own migrations, one process at a time (see pg_schema)
+    async with store.connection() as lock_conn:
+        await acquire_migration_lock(lock_conn)
         try:
             await saver.setup()
         finally:
-            release_migration_lock(lock_conn)
-    manager = ClusterRunManager(
+            await release_migration_lock(lock_conn)
+    manager = RunManager(
         build_graph(saver),
         store,
         context,
         checkpointer=saver,
-        lease_seconds=settings.lease_seconds,
-        poll_seconds=settings.claim_poll_seconds,
-        global_limit=settings.global_max_concurrent_runs,
+        hub=lambda m: ClusterHub(store, m.metrics),
+        scheduler=lambda m: LeaseScheduler(
+            m,
+            store,
+            limit=limits.max_concurrent,
+            lease_seconds=settings.lease_seconds,
+            poll_seconds=settings.claim_poll_seconds,
+            global_limit=settings.global_max_concurrent_runs,
+        ),
         **options,
     )
     try:
         yield manager
     finally:
-        store.close()
+        await store.close()
         await pool.close()

@@ -102,7 +102,7 @@ def run(
         from enigma.bootstrap import open_runtime
         from enigma.cli_follow import earliest_unreleased, follow
 
-        async with open_runtime(Settings()) as rt:
+        async with open_runtime(Settings(), recover=False) as rt:
             version = fix_version or earliest_unreleased(rt)
             repositories = [r.strip() for r in repos.split(",")] if repos else rt.repositories
             policy = (
@@ -165,9 +165,9 @@ def resume(run_id: str, as_json: Annotated[bool, typer.Option("--json")] = False
         from enigma.cli_follow import follow
         from enigma.runs.manager import DecisionError, UnknownRun
 
-        async with open_runtime(Settings()) as rt:
+        async with open_runtime(Settings(), recover=False) as rt:
             try:
-                run = rt.manager.get(run_id)
+                run = await rt.manager.get(run_id)
                 if run.status in ("paused", "failed"):
                     await rt.manager.resume(run_id, actor=_actor())
                 elif run.status in ("queued", "running"):
@@ -193,8 +193,14 @@ def list_runs(
 
     from enigma.bootstrap import open_store
 
-    store = open_store(Settings())
-    runs, total = store.list_runs(status, None, 100, 0)
+    async def read() -> tuple[list[Any], int]:
+        store = await open_store(Settings())
+        try:
+            return await store.list_runs(status, None, 100, 0)
+        finally:
+            await store.close()
+
+    runs, total = asyncio.run(read())
     if as_json:
         print(json.dumps([r.model_dump() for r in runs]))
         return
@@ -220,13 +226,19 @@ def show(run_id: str, as_json: Annotated[bool, typer.Option("--json")] = False) 
     from enigma.cli_follow import read_summary
 
     settings = Settings()
-    store = open_store(settings)
-    run = store.get(run_id)
+
+    async def read() -> tuple[Any, list[Any]]:
+        store = await open_store(settings)
+        try:
+            return await store.get(run_id), await store.events(run_id, limit=1_000_000)
+        finally:
+            await store.close()
+
+    run, events = asyncio.run(read())
     if run is None:
         console.print(f"[red]error:[/] no run {run_id}; `enigma runs` lists them")
         raise typer.Exit(2)
     summary = read_summary(settings, run_id)
-    events = store.events(run_id)
     if as_json:
         print(
             json.dumps(

@@ -169,7 +169,7 @@ async def follow(rt: Runtime, run_id: str, *, as_json: bool, console: Console) -
         loop.add_signal_handler(signal.SIGINT, interrupted.set)
     seen = 0
     async with manager.subscribe() as queue:
-        for event in manager.store.events(run_id):
+        for event in await manager.store.events(run_id, limit=1_000_000):
             seen = event.id
             if not as_json and (text := event_line(event)):
                 console.print(text)
@@ -179,7 +179,7 @@ async def follow(rt: Runtime, run_id: str, *, as_json: bool, console: Console) -
                 console.print("[yellow]Ctrl-C: pausing at the next step boundary…[/]")
                 with contextlib.suppress(Exception):
                     await manager.pause(run_id, actor="cli")
-            run = manager.get(run_id)
+            run = await manager.get(run_id)
             if run.status == "waiting_for_approval" and not manager.is_executing(run_id):
                 answered = False
                 for pending in run.pending:
@@ -200,9 +200,10 @@ async def follow(rt: Runtime, run_id: str, *, as_json: bool, console: Console) -
                     continue
             if run.status in _DONE and not manager.is_executing(run_id):
                 return await _finish(rt, run, as_json, console)
-            with contextlib.suppress(asyncio.TimeoutError):
-                item: EventRecord | None = await asyncio.wait_for(queue.get(), 0.5)
-                if item is not None and item.run_id == run_id and item.id > seen:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(0.5):
+                    item = await queue.get()
+                if isinstance(item, EventRecord) and item.run_id == run_id and item.id > seen:
                     seen = item.id
                     if not as_json and (text := event_line(item)):
                         console.print(text)

@@ -9,7 +9,7 @@ the clients from `ENIGMA_*` settings, once per process.
 from __future__ import annotations
 
 import threading
-import time
+from concurrent.futures import Executor
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Annotated, Any, Protocol
@@ -18,6 +18,8 @@ from pydantic import ConfigDict, SkipValidation
 from pydantic.json_schema import SkipJsonSchema
 
 from enigma.integrations.base import Clients
+from enigma.integrations.patience import Patience
+from enigma.integrations.scope import current_scope
 
 __all__ = ["Clients", "Clock", "Context", "SystemClock", "clients_of", "context_of"]
 
@@ -29,21 +31,21 @@ class Clock(Protocol):
         """The current UTC time."""
         ...
 
-    def sleep(self, seconds: float) -> None:
-        """Block for `seconds`."""
+    async def sleep(self, seconds: float) -> None:
+        """Wait `seconds` without holding a thread; ends early (`RunStopped`) if the run stops."""
         ...
 
 
 class SystemClock:
-    """The wall clock."""
+    """The wall clock; its sleeps end when the run is stopped or paused."""
 
     def now(self) -> datetime:
         """The current UTC time."""
         return datetime.now(UTC)
 
-    def sleep(self, seconds: float) -> None:
-        """Block for `seconds`."""
-        time.sleep(seconds)
+    async def sleep(self, seconds: float) -> None:
+        """Wait `seconds` in the event loop, or until the run's scope is stopped."""
+        await current_scope().sleep(seconds)
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,14 @@ class Context:
         default_factory=SystemClock, compare=False
     )
     """Time source."""
+    executor: SkipJsonSchema[Annotated[Executor | None, SkipValidation]] = field(
+        default=None, compare=False
+    )
+    """Threads for the blocking client calls (None: the event loop's default executor)."""
+    patience: SkipJsonSchema[Annotated[Patience, SkipValidation]] = field(
+        default_factory=Patience, compare=False
+    )
+    """How long an outage of a service is waited out before a human is asked."""
 
 
 _built: Clients | None = None
@@ -82,7 +92,7 @@ def context_of(value: Any) -> Context:
     """Accept a Context, a dict of its JSON fields (Studio), or None."""
     if isinstance(value, Context):
         return value
-    names = {f.name for f in fields(Context)} - {"clients", "clock"}
+    names = {f.name for f in fields(Context)} - {"clients", "clock", "executor", "patience"}
     return Context(**{k: v for k, v in dict(value or {}).items() if k in names})
 
 

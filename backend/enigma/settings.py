@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 __all__ = ["ApiUser", "ServiceEndpoints", "Settings", "default_data_dir"]
 
@@ -66,7 +66,7 @@ class Settings(BaseSettings):
     confluence_space: str = "REL"
     confluence_parent_title: str | None = "Release Notes"
 
-    repositories: list[str] = Field(default_factory=list)
+    repositories: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     sandbox_host: str = "127.0.0.1"
     sandbox_port: int = 0
@@ -83,6 +83,8 @@ class Settings(BaseSettings):
     api_tokens_file: Path | None = None
     four_eyes: bool = False
     max_concurrent_runs: int = 50
+    io_threads: int = 0
+    outage_budget_seconds: float = 1800.0
     step_timeout_seconds: float = 1800.0
     run_deadline_seconds: float = 86_400.0
     retention_days: float = 90.0
@@ -95,8 +97,17 @@ class Settings(BaseSettings):
     @field_validator("repositories", mode="before")
     @classmethod
     def _split_repositories(cls, value: Any) -> Any:
-        if isinstance(value, str) and not value.lstrip().startswith("["):
-            return [v.strip() for v in value.split(",") if v.strip()]
+        """`a,b` or `["a", "b"]` (NoDecode: pydantic-settings would JSON-decode it first)."""
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                try:
+                    return json.loads(text)
+                except ValueError:
+                    raise ValueError(
+                        'ENIGMA_REPOSITORIES: not a JSON list; write a,b or ["a", "b"]'
+                    ) from None
+            return [v.strip() for v in text.split(",") if v.strip()]
         return value
 
     @property

@@ -91,7 +91,9 @@ def test_cancel_stops_a_running_run_at_once(shared_stack: Stack) -> None:
     assert cancelled["finished_at"] is not None
     events = alice.events(run_id)
     last = events[-1]
-    assert last["type"] == "run.finished" and last["data"]["reason"] == "cancelled by alice"
+    assert last["type"] == "run.finished"
+    assert last["data"]["reason"].startswith("cancelled by alice while merge_feature_branches")
+    assert last["data"]["in_flight"] == ["merge_feature_branches (payments-api)"]
     status = [e for e in events if e["type"] == "run.status"][-1]
     assert status["data"]["to"] == "cancelled" and status["actor"] == "alice"
     time.sleep(1.5)

@@ -1,15 +1,21 @@
-"""A release harness: the real graph, a real SQLite saver, real clients on the real sandbox."""
+"""A release harness: the real graph, a real SQLite saver, real clients on the real sandbox.
+
+The graph's nodes are async, so the harness keeps an event loop of its own in a thread and
+hands it each call; the tests stay plain synchronous functions.
+"""
 
 from __future__ import annotations
 
-import sqlite3
+import asyncio
+import threading
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Awaitable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+import aiosqlite
 import pytest
-from langgraph.checkpoint.sqlite import SqliteSaver
+from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from langgraph.types import Command
 
 from enigma.context import Context
@@ -19,6 +25,26 @@ from enigma.sandbox.server import SandboxServer
 from enigma.settings import Settings
 
 REPOS = ["payments-api", "web-app", "notifications"]
+T = TypeVar("T")
+
+
+class LoopThread:
+    """An event loop in a daemon thread; `run(coro)` waits for the coroutine's result."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+
+    def run(self, awaitable: Awaitable[T]) -> T:
+        async def wait() -> T:
+            return await awaitable
+
+        return asyncio.run_coroutine_threadsafe(wait(), self.loop).result()
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=5)
 
 
 class Release:
@@ -35,10 +61,30 @@ class Release:
             check_timeout_seconds=30,
             retry_backoff_seconds=0.01,
         )
-        self.conn = sqlite3.connect(data_dir / "checkpoints.sqlite3", check_same_thread=False)
-        self.graph = build_graph(SqliteSaver(self.conn))
+        self.loop = LoopThread()
+        self.conn = self.loop.run(aiosqlite.connect(data_dir / "checkpoints.sqlite3"))
+        self.saver = self.loop.run(self._saver())
+        self.graph = build_graph(self.saver)
         self.config: dict[str, Any] = {"configurable": {"thread_id": thread}}
         self.thread = thread
+
+    async def _saver(self) -> AsyncSqliteSaver:
+        saver = AsyncSqliteSaver(self.conn)  # takes the running loop: made inside it
+        await saver.setup()
+        return saver
+
+    def _invoke(self, graph_input: Any) -> dict[str, Any]:
+        return dict(
+            self.loop.run(
+                self.graph.ainvoke(
+                    graph_input, self.config, context=self.context, durability="sync"
+                )
+            )
+        )
+
+    def close(self) -> None:
+        self.loop.run(self.conn.close())
+        self.loop.close()
 
     def start(self, **overrides: Any) -> dict[str, Any]:
         request: dict[str, Any] = {
@@ -54,12 +100,10 @@ class Release:
                 "auto_retries": 2,
             },
         } | overrides
-        return dict(
-            self.graph.invoke(request, self.config, context=self.context, durability="sync")
-        )
+        return self._invoke(request)
 
     def pending(self) -> list[Any]:
-        return list(self.graph.get_state(self.config).interrupts)
+        return list(self.loop.run(self.graph.aget_state(self.config)).interrupts)
 
     def answer(self, kind: str, action: str, **extra: Any) -> dict[str, Any]:
         """Resume the first pending interrupt of `kind` with `action`."""
@@ -70,21 +114,14 @@ class Release:
                     "actor": "tester",
                     "comment": f"{action} in test",
                 } | extra
-                return dict(
-                    self.graph.invoke(
-                        Command(resume={item.id: value}),
-                        self.config,
-                        context=self.context,
-                        durability="sync",
-                    )
-                )
+                return self._invoke(Command(resume={item.id: value}))
         raise AssertionError(
             f"no pending {kind}; pending: {[p.value.get('kind') for p in self.pending()]}"
         )
 
     @property
     def values(self) -> dict[str, Any]:
-        return dict(self.graph.get_state(self.config).values)
+        return dict(self.loop.run(self.graph.aget_state(self.config)).values)
 
     def effects(self) -> list[dict[str, Any]]:
         return self.server.sandbox.store.effects()
@@ -98,4 +135,4 @@ class Release:
 def release(sandbox: SandboxServer, tmp_path: Path) -> Iterator[Release]:
     harness = Release(sandbox, tmp_path)
     yield harness
-    harness.conn.close()
+    harness.close()

@@ -93,13 +93,13 @@ def test_the_token_stays_out_of_argv_and_the_mirror_config(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     seen: list[tuple[list[str], dict[str, str]]] = []
-    real_run = subprocess.run
+    real_popen = subprocess.Popen
 
     def spy(argv: list[str], **kw: Any) -> Any:
         seen.append((list(argv), dict(kw.get("env") or {})))
-        return real_run(argv, **kw)
+        return real_popen(argv, **kw)
 
-    monkeypatch.setattr(subprocess, "run", spy)
+    monkeypatch.setattr(subprocess, "Popen", spy)
     info = code_host.repository("notifications")
     mirror = planner.sync(info, code_host.git_auth_header())
     planner.sync(info, code_host.git_auth_header())

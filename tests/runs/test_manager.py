@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +21,13 @@ from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from enigma.context import Context
 from enigma.graph import build_graph
 from enigma.integrations.factory import build_clients
-from enigma.runs.manager import DecisionError, RunManager
+from enigma.runs.manager import DecisionError, Limits, RunManager
 from enigma.runs.models import RunRecord, RunRequest
-from enigma.runs.store import SqliteRunStore
+from enigma.runs.sqlite_store import SqliteRunStore
 from enigma.sandbox.core import FaultRule
 from enigma.sandbox.server import SandboxServer
 from enigma.settings import Settings
+from tests.runs.conftest import run_async
 
 REPOS = ["payments-api", "web-app", "notifications"]
 
@@ -49,27 +49,27 @@ async def open_manager(
     await saver.setup()
     store = SqliteRunStore(data_dir / "runs.sqlite3")
     manager = RunManager(
-        build_graph(saver), store, context, checkpointer=saver, repositories=REPOS, **options
+        build_graph(saver),
+        store,
+        context,
+        checkpointer=saver,
+        repositories=REPOS,
+        limits=Limits(**options),
     )
     try:
         yield manager
     finally:
-        tasks = [t for t in manager._tasks.values() if not t.done()]
+        tasks = [
+            ex.task
+            for ex in manager.scheduler.pool.executions.values()
+            if ex.task is not None and not ex.task.done()
+        ]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        store.close()
+        manager.closing = True
+        await store.close()
         await conn.close()
-
-
-def run_async(test: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
-    """Run an async test body in a fresh event loop."""
-
-    @functools.wraps(test)  # keeps the signature, so pytest still hands over the fixtures
-    def wrapper(*args: Any, **kwargs: Any) -> None:
-        asyncio.run(test(*args, **kwargs))
-
-    return wrapper
 
 
 def _request(**overrides: Any) -> RunRequest:
@@ -94,11 +94,11 @@ async def test_a_decision_survives_a_crash_before_the_graph_takes_it(
         await manager.decide(run.id, "approve", actor="bob", comment="go")
         # the process dies before the resumed graph took a step
     async with open_manager(tmp_path, sandbox) as manager:
-        assert manager.get(run.id).status == "queued"
-        assert await manager.recover() == [run.id]
+        assert (await manager.get(run.id)).status == "queued"
+        await manager.start_background()
         after = await manager.wait_for(run.id, {"waiting_for_approval", "failed"}, timeout=90)
         assert _pending_kinds(after) == ["release_approval"], "the approval was lost"
-        made = [e for e in manager.store.events(run.id) if e.type == "decision.made"]
+        made = [e for e in await manager.store.events(run.id) if e.type == "decision.made"]
         assert [(e.actor, e.data["kind"]) for e in made] == [("bob", "plan_approval")]
 
 
@@ -117,14 +117,14 @@ async def test_a_decision_survives_a_crash_while_the_resumed_step_runs(
         while (
             sum(
                 e.type == "step.started" and e.step == "approve_plan"
-                for e in manager.store.events(run.id)
+                for e in await manager.store.events(run.id)
             )
             < 2  # the resumed run of approve_plan has started
         ):
             assert time.monotonic() - started < 30
             await asyncio.sleep(0)
     async with open_manager(tmp_path, sandbox) as manager:
-        await manager.recover()
+        await manager.start_background()
         after = await manager.wait_for(run.id, {"waiting_for_approval", "failed"}, timeout=90)
         assert _pending_kinds(after) == ["release_approval"]
 
@@ -141,7 +141,7 @@ async def test_pause_then_resume_of_a_run_waiting_for_a_slot(
         busy, _ = await manager.start(_request(dry_run=True), actor="alice")
         queued, _ = await manager.start(_request(fix_version="2.5.0", dry_run=True), actor="alice")
         await asyncio.sleep(0.2)
-        assert manager.get(queued.id).status == "queued"
+        assert (await manager.get(queued.id)).status == "queued"
         assert manager.metrics.queue_depth._value.get() == 1
         assert (await manager.pause(queued.id, actor="alice")).status == "paused"
         resumed = await manager.resume(queued.id, actor="alice")  # was a 409 before
@@ -149,7 +149,9 @@ async def test_pause_then_resume_of_a_run_waiting_for_a_slot(
         for run_id in (busy.id, queued.id):
             done = await manager.wait_for(run_id, {"succeeded", "failed"}, timeout=60)
             assert (done.status, done.outcome) == ("succeeded", "planned")
-        statuses = [e.data["to"] for e in manager.store.events(queued.id) if e.type == "run.status"]
+        statuses = [
+            e.data["to"] for e in await manager.store.events(queued.id) if e.type == "run.status"
+        ]
         assert statuses == ["paused", "queued", "running", "succeeded"]
 
 
@@ -171,12 +173,12 @@ async def test_rerun_forks_at_the_checkpoint_durably(
         assert rerun.status == "queued" and rerun.outcome is None
         # crash before the re-run took a step
     async with open_manager(tmp_path, sandbox) as manager:
-        await manager.recover()
+        await manager.start_background()
         done = await manager.wait_for(run.id, {"succeeded", "failed"}, timeout=60)
         assert done.outcome == "planned"
-        attempts = manager.store.step_attempts(run.id)
+        attempts = await manager.store.step_attempts(run.id)
         assert attempts[("plan_release", None)] == 2 and attempts[("fetch_tickets", None)] == 1
-        rerun_event = next(e for e in manager.store.events(run.id) if e.type == "run.rerun")
+        rerun_event = next(e for e in await manager.store.events(run.id) if e.type == "run.rerun")
         assert rerun_event.actor == "alice" and rerun_event.data["reason"] == "plan again"
 
 
@@ -197,8 +199,8 @@ async def test_a_run_that_cannot_even_begin_fails_instead_of_hanging(
             updated_at=now,
             request={"fix_version": "not a version"},
         )
-        manager.store.create(broken, None)
-        await manager.recover()
+        await manager.store.create(broken, None)
+        await manager.start_background()
         failed = await manager.wait_for("run-broken", {"failed"}, timeout=10)
         assert "ValidationError" in (failed.error or "")
 
@@ -210,15 +212,15 @@ async def test_retention_deletes_old_finished_runs_with_their_checkpoints(
     async with open_manager(tmp_path, sandbox) as manager:
         old, _ = await manager.start(_request(dry_run=True), actor="alice")
         await manager.wait_for(old.id, {"succeeded"})
-        manager.store.update(old.id, finished_at=time.time() - 100 * 86_400)
+        await manager.store.update(old.id, finished_at=time.time() - 100 * 86_400)
         kept, _ = await manager.start(_request(fix_version="2.5.0", dry_run=True), actor="alice")
         await manager.wait_for(kept.id, {"succeeded"})
         assert await manager.purge(90 * 86_400) == [old.id]
-        assert manager.store.get(old.id) is None and manager.store.events(old.id) == []
+        assert await manager.store.get(old.id) is None and await manager.store.events(old.id) == []
         assert (
             await manager.graph.aget_state({"configurable": {"thread_id": old.id}})
         ).values == {}
-        assert manager.store.get(kept.id) is not None
+        assert await manager.store.get(kept.id) is not None
 
 
 @pytest.mark.slow
@@ -232,21 +234,25 @@ async def test_graceful_shutdown_drains_at_a_step_boundary_and_the_next_start_co
     policy = {"auto_approve": True, "on_conflict": "skip"}
     async with open_manager(tmp_path, sandbox) as manager:
         run, _ = await manager.start(_request(policy=policy), actor="alice")
-        while not manager.store.step_attempts(run.id).get(("merge_feature_branches", "web-app")):
+        while not (await manager.store.step_attempts(run.id)).get(
+            ("merge_feature_branches", "web-app")
+        ):
             await asyncio.sleep(0.05)
         await manager.shutdown(timeout=30)
-        stopped = manager.get(run.id)
+        stopped = await manager.get(run.id)
         assert stopped.status == "queued"
-        last = [e for e in manager.store.events(run.id) if e.type == "run.status"][-1]
+        last = [e for e in await manager.store.events(run.id) if e.type == "run.status"][-1]
         assert last.data["reason"] == "stopped at a step boundary (shutdown)"
-        finished = [e.step for e in manager.store.events(run.id) if e.type == "step.finished"]
+        finished = [e.step for e in await manager.store.events(run.id) if e.type == "step.finished"]
         assert finished[-1] == "merge_feature_branches", "the step in flight was cut short"
     sandbox.sandbox.faults.clear()
     async with open_manager(tmp_path, sandbox) as manager:
-        await manager.recover()
+        await manager.start_background()
         done = await manager.wait_for(run.id, {"succeeded", "failed"}, timeout=90)
         assert done.status == "succeeded"
-        assert manager.store.step_attempts(run.id)[("merge_feature_branches", "web-app")] == 1
+        assert (await manager.store.step_attempts(run.id))[
+            ("merge_feature_branches", "web-app")
+        ] == 1
 
 
 @pytest.mark.slow
@@ -258,13 +264,13 @@ async def test_a_step_over_its_timeout_fails_the_run_and_resume_retries_it(
         [FaultRule(kind="latency", route="/search", latency_ms=2500, count=1)]
     )
     async with open_manager(tmp_path, sandbox, step_timeout=0.5) as manager:
-        manager.start_watchdog()
+        await manager.start_background()
         run, _ = await manager.start(_request(dry_run=True), actor="alice")
         failed = await manager.wait_for(run.id, {"failed"}, timeout=30)
         assert failed.error is not None
         assert failed.error.startswith("timeout: step fetch_tickets ran over 0.5s")
-        manager.step_timeout = 60
+        manager.limits = Limits(step_timeout=60)
         await manager.resume(run.id, actor="alice")
         done = await manager.wait_for(run.id, {"succeeded"}, timeout=60)
         assert done.outcome == "planned"
-        assert manager.store.step_attempts(run.id)[("fetch_tickets", None)] == 2
+        assert (await manager.store.step_attempts(run.id))[("fetch_tickets", None)] == 2

@@ -28,12 +28,15 @@ from enigma.api.routes import router
 from enigma.bootstrap import Runtime, open_runtime
 from enigma.context import Context
 from enigma.runs.manager import RunManager
+from enigma.runs.store import StoreUnavailable
 from enigma.settings import Settings
 
 __all__ = ["MAX_BODY_BYTES", "RUN_STATUSES", "BodyLimit", "create_app"]
 
 log = logging.getLogger("enigma.api")
 MAX_BODY_BYTES = 64 * 1024
+RETRY_AFTER_SECONDS = 5
+READY_PROBE_SECONDS = 0.8
 WEB_DIR = Path(__file__).resolve().parents[1] / "web"
 RUN_STATUSES = (
     "queued",
@@ -98,6 +101,14 @@ class BodyLimit:
         await response(scope, receive, send)
 
 
+def _not_ready(cause: str) -> JSONResponse:
+    return JSONResponse(
+        {"status": "unavailable", "cause": cause},
+        status_code=503,
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
 def _field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     out = []
     for err in exc.errors():
@@ -121,10 +132,6 @@ def create_app(
         app.state.tokens = book
         async with open_runtime(settings, context) as runtime:
             app.state.runtime = runtime
-            recovered = await runtime.manager.recover()
-            if recovered:
-                log.info("recovered %d runs: %s", len(recovered), ", ".join(recovered))
-            runtime.manager.start_watchdog()
             retention = asyncio.get_running_loop().create_task(
                 _retention(runtime.manager, settings)
             )
@@ -161,6 +168,14 @@ def create_app(
             headers=getattr(exc, "headers", None),
         )
 
+    @app.exception_handler(StoreUnavailable)
+    async def unavailable(request: Request, exc: StoreUnavailable) -> JSONResponse:
+        return JSONResponse(
+            {"detail": f"service degraded: {exc.cause}; try again shortly", "errors": []},
+            status_code=503,
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
+
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
@@ -173,15 +188,22 @@ def create_app(
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, str]:
-        """The process answers."""
+        """The process answers (liveness: never waits on the database)."""
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["ops"], responses={503: {"description": "not ready"}})
+    @app.get("/readyz", tags=["ops"], responses={503: {"description": "not ready, and why"}})
     async def readyz(request: Request) -> JSONResponse:
-        """Store and checkpoints reachable, recovery done."""
+        """Recovery done and the run store writable now (answers within a second)."""
         if not request.app.state.ready:
             return JSONResponse({"status": "starting"}, status_code=503)
-        request.app.state.runtime.manager.store.list_runs(None, None, 1, 0)
+        manager: RunManager = request.app.state.runtime.manager
+        try:
+            async with asyncio.timeout(READY_PROBE_SECONDS):
+                await manager.store.probe()
+        except StoreUnavailable as exc:
+            return _not_ready(exc.cause)
+        except TimeoutError:
+            return _not_ready("database not answering")
         return JSONResponse({"status": "ready"})
 
     @app.get("/metrics", tags=["ops"], response_class=PlainTextResponse)
@@ -189,7 +211,7 @@ def create_app(
         """Prometheus text format."""
         manager: RunManager = request.app.state.runtime.manager
         for status in RUN_STATUSES:
-            count = manager.store.list_runs(status, None, 1, 0)[1]
+            count = (await manager.store.list_runs(status, None, 1, 0))[1]
             manager.metrics.runs.labels(status).set(count)
         return PlainTextResponse(
             manager.metrics.render().decode(), media_type="text/plain; version=0.0.4"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable
 from typing import Annotated, Any
 
@@ -24,6 +23,7 @@ from enigma.api.schemas import (
     StepStatus,
 )
 from enigma.api.sse import MAX_EVENT_ID, event_stream, parse_last_event_id
+from enigma.integrations.patience import run_blocking
 from enigma.runs.manager import DecisionError, RunManager, UnknownRun, build_snapshot_summary
 from enigma.runs.models import RunRecord, RunRequest, RunStatus
 
@@ -76,9 +76,9 @@ LastEventId = Annotated[str | None, Header(max_length=32, description="Resume af
 After = Annotated[int | None, Query(ge=0, le=MAX_EVENT_ID, description="Resume after this id")]
 
 
-def _get(manager: RunManager, run_id: str) -> RunRecord:
+async def _get(manager: RunManager, run_id: str) -> RunRecord:
     try:
-        return manager.get(run_id)
+        return await manager.get(run_id)
     except UnknownRun:
         raise HTTPException(404, f"no run {run_id!r}; GET /api/runs lists the runs") from None
 
@@ -92,10 +92,11 @@ async def _command(manager: RunManager, run_id: str, call: Awaitable[RunRecord])
         raise HTTPException(exc.status, exc.message) from None
 
 
-def _steps(manager: RunManager, run_id: str) -> list[StepStatus]:
+async def _steps(manager: RunManager, run_id: str) -> list[StepStatus]:
     steps: dict[tuple[str, str | None], StepStatus] = {}
     ended = {"step.finished": "done", "step.failed": "failed", "step.waiting": "waiting"}
-    for event in manager.store.events(run_id, limit=1_000_000):
+    types = {"step.started", *ended}
+    for event in await manager.store.events(run_id, limit=1_000_000, types=types):
         if event.type not in ("step.started", *ended) or event.step is None:
             continue
         key = (event.step, event.repo)
@@ -145,12 +146,16 @@ async def list_runs(
     manager: Manager,
     status_filter: Annotated[RunStatus | None, Query(alias="status")] = None,
     fix_version: Annotated[str | None, Query(max_length=32)] = None,
+    q: Annotated[
+        str | None,
+        Query(max_length=100, description="A run id, fix version, repository or ticket key"),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> RunList:
-    """Newest first, filtered by status and fix version."""
+    """Newest first, filtered by status, fix version, and a run id / repository / ticket."""
     require(user, "read")
-    runs, total = manager.store.list_runs(status_filter, fix_version, limit, offset)
+    runs, total = await manager.store.list_runs(status_filter, fix_version, limit, offset, q)
     return RunList(runs=runs, total=total, limit=limit, offset=offset)
 
 
@@ -158,12 +163,12 @@ async def list_runs(
 async def get_run(run_id: RunId, user: CurrentUser, manager: Manager) -> RunDetail:
     """Status, pending decisions, state summary and per-step status."""
     require(user, "read")
-    run = _get(manager, run_id)
+    run = await _get(manager, run_id)
     snapshot = await manager.graph.aget_state({"configurable": {"thread_id": run_id}})
     return RunDetail(
         **run.model_dump(),
         state=build_snapshot_summary(dict(snapshot.values)),
-        steps=_steps(manager, run_id),
+        steps=await _steps(manager, run_id),
     )
 
 
@@ -228,7 +233,7 @@ async def amend_run(run_id: RunId, body: AmendIn, user: CurrentUser, manager: Ma
 async def run_history(run_id: RunId, user: CurrentUser, manager: Manager) -> Checkpoints:
     """The run's checkpoints, newest first (ids for re-run)."""
     require(user, "read")
-    _get(manager, run_id)
+    await _get(manager, run_id)
     return Checkpoints.model_validate({"checkpoints": await manager.history(run_id)})
 
 
@@ -251,10 +256,10 @@ async def run_events(
 ) -> Any:
     """The run's events as SSE (or `?format=json`); resumes after `Last-Event-ID`."""
     require(user, "read")
-    _get(manager, run_id)
+    await _get(manager, run_id)
     start = parse_last_event_id(last_event_id, after)
     if format == "json":
-        return EventList(events=manager.store.events(run_id, after=start, limit=100_000))
+        return EventList(events=await manager.store.events(run_id, after=start, limit=100_000))
     return event_stream(manager, run_id, start)
 
 
@@ -270,7 +275,7 @@ async def all_events(
     require(user, "read")
     start = parse_last_event_id(last_event_id, after)
     if format == "json":
-        return EventList(events=manager.store.events(None, after=start, limit=10_000))
+        return EventList(events=await manager.store.events(None, after=start, limit=10_000))
     return event_stream(manager, None, start)
 
 
@@ -280,7 +285,9 @@ async def config(user: CurrentUser, runtime: RuntimeDep) -> dict[str, Any]:
     require(user, "read")
     project = runtime.manager.context.project
     try:
-        found = await asyncio.to_thread(runtime.clients.tracker.list_versions, project)
+        found = await run_blocking(
+            runtime.manager.io, runtime.clients.tracker.list_versions, project
+        )
         versions = [v["name"] for v in found if not v["released"]]
     except Exception:  # the form still works without the suggestions
         versions = []

@@ -7,6 +7,10 @@ by id, so nothing falls in the gap between the two. A subscriber that falls behi
 by the manager with a `None` marker and simply re-reads from the store: the log, not the
 in-memory fan-out, is the source of truth.
 
+Outages: while the run store cannot be read, the stream says so once (`service.degraded`,
+no id), keeps the connection, and says `service.recovered` when it can read again; notices
+the manager announces (a run waiting for a database, say) are passed on the same way.
+
 Shutdown: sse-starlette notices the server's exit signal and sets `shutdown_event`; the
 generator then sends one `shutdown` event and ends, so the server need not wait out its
 graceful-shutdown timeout for streams that would otherwise never end. Clients reconnect
@@ -24,8 +28,10 @@ from typing import Any
 import anyio
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
+from enigma.runs.hub import Item, Notice
 from enigma.runs.manager import RunManager
 from enigma.runs.models import EventRecord
+from enigma.runs.store import StoreUnavailable
 
 __all__ = ["MAX_EVENT_ID", "event_stream", "parse_last_event_id"]
 
@@ -66,6 +72,36 @@ def _frame(event: EventRecord) -> bytes:
     return frame
 
 
+def _notice(notice: Notice) -> bytes:
+    """A word about the service: an SSE event without an id (it is not in the log)."""
+    data = json.dumps(notice.data, default=str)
+    return ServerSentEvent(data=data, event=notice.type).encode()
+
+
+async def _backlog(
+    manager: RunManager, run_id: str | None, after: int, stop: anyio.Event
+) -> AsyncIterator[list[EventRecord] | bytes]:
+    """Pages of the log after `after`; while the store is down, a `service.degraded` word."""
+    degraded = False
+    while not stop.is_set():
+        try:
+            page = await manager.store.events(run_id, after=after, limit=_BATCH)
+        except StoreUnavailable as exc:
+            if not degraded:
+                degraded = True
+                yield _notice(Notice("service.degraded", {"cause": exc.cause}))
+            await asyncio.sleep(_POLL_SECONDS * 4)
+            continue
+        if degraded:
+            degraded = False
+            yield _notice(Notice("service.recovered", {}))
+        if page:
+            after = page[-1].id
+            yield page
+        if len(page) < _BATCH:
+            return
+
+
 async def _events(
     manager: RunManager, run_id: str | None, after: int, stop: anyio.Event
 ) -> AsyncIterator[ServerSentEvent | bytes]:
@@ -76,15 +112,14 @@ async def _events(
         # (re)subscribe first, then read the log: whatever is appended meanwhile is in both
         # and the id check drops the second copy
         async with manager.subscribe() as queue:
-            while True:
-                backlog = manager.store.events(run_id, after=last, limit=_BATCH)
-                if backlog:
-                    last = backlog[-1].id
-                    yield b"".join(_frame(event) for event in backlog)
-                if len(backlog) < _BATCH:
-                    break
+            async for page in _backlog(manager, run_id, last, stop):
+                if isinstance(page, bytes):
+                    yield page
+                    continue
+                last = page[-1].id
+                yield b"".join(_frame(event) for event in page)
             while not stop.is_set():
-                items: list[EventRecord | None] = []
+                items: list[Item] = []
                 if queue.empty():
                     try:  # a timer, not wait_for's task per call: stop is looked at twice a second
                         async with asyncio.timeout(_POLL_SECONDS):
@@ -99,6 +134,10 @@ async def _events(
                     if item is None:  # fell behind or closing: the manager dropped this queue
                         behind = True
                         break
+                    if isinstance(item, Notice):
+                        if run_id is None or item.data.get("run_id") in (None, run_id):
+                            frames.append(_notice(item))
+                        continue
                     if item.id <= last or (run_id is not None and item.run_id != run_id):
                         continue
                     last = item.id

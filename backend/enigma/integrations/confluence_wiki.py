@@ -18,12 +18,14 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import requests
 from atlassian import Confluence
 from pydantic import SecretStr
 
 from enigma.integrations.base import PageRecord
 from enigma.integrations.errors import NotFound
 from enigma.integrations.http import CallPolicy, call
+from enigma.integrations.scope import guard_session
 
 __all__ = ["ConfluenceWiki"]
 
@@ -43,18 +45,34 @@ class ConfluenceWiki:
     ):
         self.url = url.rstrip("/")
         self.policy = policy or CallPolicy()
-        secret = token.get_secret_value()
-        auth: dict[str, Any] = (
-            {"token": secret} if user is None else {"username": user, "password": secret}
-        )
-        self._confluence: Any = Confluence(  # type: ignore[no-untyped-call]
-            url=self.url,
-            timeout=max(1, math.ceil(self.policy.timeout)),
-            backoff_and_retry=False,
-            retry_with_header=False,
-            **auth,
-        )
+        self._token = token
+        self._user = user
+        self._local = threading.local()
         self._lock = threading.Lock()
+
+    @property
+    def _confluence(self) -> Any:
+        """This thread's client, on a session that refuses to send once the run stopped."""
+        client = getattr(self._local, "client", None)
+        if client is None:
+            secret = self._token.get_secret_value()
+            auth: dict[str, Any] = (
+                {"token": secret}
+                if self._user is None
+                else {"username": self._user, "password": secret}
+            )
+            session = requests.Session()
+            guard_session(session)
+            client = Confluence(  # type: ignore[no-untyped-call]
+                url=self.url,
+                timeout=max(1, math.ceil(self.policy.timeout)),
+                backoff_and_retry=False,
+                retry_with_header=False,
+                session=session,
+                **auth,
+            )
+            self._local.client = client
+        return client
 
     def _call(self, what: str, op: Callable[[], T]) -> T:
         return call("confluence", op, self.policy, what)

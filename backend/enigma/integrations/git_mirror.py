@@ -10,7 +10,8 @@ Safety: git runs with argument lists, never a shell. Branch names are checked wi
 `git check-ref-format --branch` before they reach any command, and URLs must be http(s).
 The auth header reaches git through `GIT_CONFIG_COUNT` / `GIT_CONFIG_KEY_0=http.extraHeader`
 in the environment, so it never appears in an argument list (visible in `ps`), a log line,
-or the mirror's config file. Prompts and credential helpers are off.
+or the mirror's config file. Prompts and credential helpers are off. Every git process is
+killed when the run it works for is stopped (`scope.run_process`).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from enigma.integrations.errors import (
     TransientError,
 )
 from enigma.integrations.http import CallPolicy, call
+from enigma.integrations.scope import run_process
 
 __all__ = ["GitMirror", "check_branch_name"]
 
@@ -304,14 +306,7 @@ def _run_raw(
 ) -> subprocess.CompletedProcess[str]:
     env = _base_env() | dict(extra_env or {})
     try:
-        return subprocess.run(
-            ["git", f"--git-dir={mirror}", *args],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=_LOCAL_TIMEOUT,
-        )
+        return run_process(["git", f"--git-dir={mirror}", *args], env, _LOCAL_TIMEOUT)
     except subprocess.TimeoutExpired:
         raise TransientError("git", f"git {args[0]} timed out") from None
 
@@ -320,9 +315,7 @@ def _run(argv: list[str], env: Mapping[str, str], timeout: float) -> None:
     """Run a networked git command; map its failure onto our errors."""
     log.info("git %s", " ".join(a for a in argv[1:] if not a.startswith("--git-dir=")))
     try:
-        proc = subprocess.run(
-            argv, env=dict(env), capture_output=True, text=True, check=False, timeout=timeout
-        )
+        proc = run_process(argv, env, timeout)
     except subprocess.TimeoutExpired:
         raise TransientError("git", f"git {argv[1]} timed out after {timeout:.0f}s") from None
     if proc.returncode != 0:

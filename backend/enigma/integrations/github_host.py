@@ -4,12 +4,18 @@ The client is built with `retry=None` (no urllib3 retries), our timeout, and `la
 `get_repo` and friends cost no request until an attribute is read: every request then happens
 inside an `http.call` operation. Each write is one check-then-act operation, so a retry after
 a dropped answer finds what the first try did instead of doing it twice.
+
+PyGithub keeps one connection per `Github` object and stores a request's verb, URL and body
+on it between `request()` and `getresponse()`: one object shared by threads sends requests to
+each other's URLs. So every I/O thread gets a `Github` of its own (`threading.local`), and its
+session carries the `StopAdapter`, which refuses to send once the run was stopped.
 """
 
 from __future__ import annotations
 
 import base64
 import math
+import threading
 from collections.abc import Callable
 from typing import Any, Literal, TypeVar
 
@@ -19,6 +25,7 @@ from pydantic import SecretStr
 from enigma.integrations.base import CheckRun, MergeResult, PullRequestRecord, RepoInfo
 from enigma.integrations.errors import MergeConflict, NotFound
 from enigma.integrations.http import CallPolicy, call
+from enigma.integrations.scope import guard_session
 
 __all__ = ["GitHubHost"]
 
@@ -43,21 +50,34 @@ class GitHubHost:
         self.owner = owner
         self._token = token
         self.policy = policy or CallPolicy()
-        self._github = Github(
-            base_url=self.base_url,
-            auth=Auth.Token(token.get_secret_value()),
-            timeout=max(1, math.ceil(self.policy.timeout)),  # PyGithub insists on an int
-            retry=None,
-            lazy=True,
-            seconds_between_requests=0.25 if pace_requests else None,
-            seconds_between_writes=1.0 if pace_requests else None,
-        )
+        self.pace_requests = pace_requests
+        self._local = threading.local()
+
+    def _github(self) -> Github:
+        """This thread's client (PyGithub objects are not safe to share between threads)."""
+        github: Github | None = getattr(self._local, "github", None)
+        if github is None:
+            github = Github(
+                base_url=self.base_url,
+                auth=Auth.Token(self._token.get_secret_value()),
+                timeout=max(1, math.ceil(self.policy.timeout)),  # PyGithub insists on an int
+                retry=None,
+                lazy=True,
+                seconds_between_requests=0.25 if self.pace_requests else None,
+                seconds_between_writes=1.0 if self.pace_requests else None,
+            )
+            # PyGithub makes its session lazily and offers no hook for its transport: make
+            # the connection now (no request is sent) and mount the stop check on its session
+            make_connection = getattr(github.requester, "_Requester__createConnection")  # noqa: B009
+            guard_session(make_connection().session)
+            self._local.github = github
+        return github
 
     def _call(self, what: str, op: Callable[[], T]) -> T:
         return call("github", op, self.policy, what)
 
     def _repo(self, repo: str) -> Any:
-        return self._github.get_repo(f"{self.owner}/{repo}")
+        return self._github().get_repo(f"{self.owner}/{repo}")
 
     def repository(self, repo: str) -> RepoInfo:
         """Look up a repository (NotFound if it does not exist)."""

@@ -12,6 +12,10 @@ our own errors (`errors.py`) and retries the transient ones. The rules:
   `Retry-After`. A `Retry-After` longer than `policy.max_retry_after` is not slept through:
   the error is raised at once so the workflow can park the step instead of a worker.
 
+Every try first asks the run's scope (`scope.py`) whether the run may still act, and the
+sleeps between tries end when the run stops. A service that stays down past these tries is
+waited out by the async layer (`patience.py`), which holds no thread while it waits.
+
 Why the whole operation is retried rather than the request: a connection dropped after the
 server acted leaves us not knowing whether the write happened. So `op` must be the complete
 check-then-act step ("find the comment with this marker; post it if absent"); retrying it then
@@ -56,6 +60,7 @@ from enigma.integrations.errors import (
     TransientError,
     Unprocessable,
 )
+from enigma.integrations.scope import current_scope
 
 __all__ = ["CallPolicy", "call", "error_for_status", "map_exception", "parse_retry_after"]
 
@@ -76,6 +81,11 @@ _NETWORK_ERRORS: tuple[type[BaseException], ...] = (
 _MAX_MESSAGE = 300
 
 
+def _stoppable_sleep(seconds: float) -> None:
+    """Sleep in the calling thread; a stop of the run ends the sleep (`RunStopped`)."""
+    current_scope().wait(seconds)
+
+
 @dataclass(frozen=True)
 class CallPolicy:
     """How hard to try: tries, backoff, jitter and the per-request timeout."""
@@ -92,8 +102,8 @@ class CallPolicy:
     """Connect and read timeout handed to every client, in seconds."""
     max_retry_after: float = 120.0
     """A Retry-After above this is not waited out; the error is raised at once."""
-    sleep: Callable[[float], None] = field(default=time.sleep, compare=False)
-    """How to wait; tests inject a recorder."""
+    sleep: Callable[[float], None] = field(default=_stoppable_sleep, compare=False)
+    """How to wait (ends early when the run stops); tests inject a recorder."""
 
     def delay(self, failed_tries: int, retry_after: float | None) -> float:
         """Seconds to wait after the `failed_tries`-th failure."""
@@ -105,8 +115,10 @@ class CallPolicy:
 def call(service: str, op: Callable[[], T], policy: CallPolicy, what: str = "") -> T:
     """Run `op`, mapping client errors onto ours and retrying the transient ones."""
     tries = 0
+    scope = current_scope()
     while True:
         tries += 1
+        scope.check()  # a stopped run starts no new call, not even a retry
         try:
             return op()
         except Exception as exc:  # every client raises its own tree; map, then decide

@@ -2,7 +2,9 @@
 
 Every request goes through `http.call`, one check-then-act step per call, so a retry after a
 dropped connection re-reads before it writes. The client is built lazily inside the first call
-(building it fetches `serverInfo`), with its own retries off (`max_retries=0`) and our timeout.
+(building it fetches `serverInfo`), with its own retries off (`max_retries=0`) and our timeout,
+once per I/O thread (a `requests.Session` is not meant to be shared between threads), and its
+session carries the `StopAdapter`, which refuses to send once the run was stopped.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from enigma.integrations.base import Ticket, VersionRecord
 from enigma.integrations.errors import NotFound, PermanentError
 from enigma.integrations.http import CallPolicy, call
 from enigma.integrations.jql import build_jql
+from enigma.integrations.scope import guard_session
 
 __all__ = ["JiraTracker", "sprint_name"]
 
@@ -52,9 +55,8 @@ class JiraTracker:
         self._token = token
         self._user = user
         self.policy = policy or CallPolicy()
-        self._client: JIRA | None = None
+        self._local = threading.local()
         self._sprint_field: str | None = None
-        self._lock = threading.Lock()
 
     # --- plumbing ------------------------------------------------------------------------
 
@@ -62,24 +64,26 @@ class JiraTracker:
         return call("jira", op, self.policy, what)
 
     def _jira(self) -> JIRA:
-        """The client, built on first use (call it inside `_call`: building makes a request)."""
-        with self._lock:
-            if self._client is None:
-                secret = self._token.get_secret_value()
-                auth: dict[str, Any] = (
-                    {"token_auth": secret}
-                    if self._user is None
-                    else {"basic_auth": (self._user, secret)}
-                )
-                self._client = JIRA(
-                    server=self.url,
-                    options={"check_update": False},
-                    max_retries=0,
-                    timeout=self.policy.timeout,
-                    get_server_info=True,
-                    **auth,
-                )
-            return self._client
+        """This thread's client, built on first use (inside `_call`: building makes a request)."""
+        client: JIRA | None = getattr(self._local, "client", None)
+        if client is None:
+            secret = self._token.get_secret_value()
+            auth: dict[str, Any] = (
+                {"token_auth": secret}
+                if self._user is None
+                else {"basic_auth": (self._user, secret)}
+            )
+            client = JIRA(
+                server=self.url,
+                options={"check_update": False},
+                max_retries=0,
+                timeout=self.policy.timeout,
+                get_server_info=True,
+                **auth,
+            )
+            guard_session(client._session)
+            self._local.client = client
+        return client
 
     def _sprint_field_id(self) -> str | None:
         """The id of the Sprint custom field (e.g. customfield_10020), found by its schema."""

@@ -18,7 +18,7 @@ from enigma.state import WorkflowState
 __all__ = ["approve_plan", "approve_release"]
 
 
-def approve_plan(state: WorkflowState, runtime: Runtime[Context]) -> dict[str, Any]:
+async def approve_plan(state: WorkflowState, runtime: Runtime[Context]) -> dict[str, Any]:
     """Ask a human to approve, reject or amend the plan."""
     context, _ = deps(runtime)
     plan = state["plan"]
@@ -45,7 +45,7 @@ def approve_plan(state: WorkflowState, runtime: Runtime[Context]) -> dict[str, A
     return update
 
 
-def approve_release(state: WorkflowState, runtime: Runtime[Context]) -> dict[str, Any]:
+async def approve_release(state: WorkflowState, runtime: Runtime[Context]) -> dict[str, Any]:
     """Ask a human for the final go: PRs green, notes published; approve or reject."""
     context, _ = deps(runtime)
     if state.get("policy", {}).get("auto_approve"):

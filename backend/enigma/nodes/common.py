@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from langchain_core.messages import AIMessage, HumanMessage
 from langgraph.runtime import Runtime
@@ -12,6 +13,7 @@ from typing_extensions import TypedDict
 
 from enigma.context import Clients, Context, clients_of, context_of
 from enigma.integrations.errors import IntegrationError
+from enigma.integrations.patience import call_patiently
 from enigma.state import ApprovalRecord, ErrorRecord
 
 __all__ = [
@@ -20,6 +22,7 @@ __all__ = [
     "deps",
     "error_record",
     "human_message",
+    "io",
     "now_iso",
     "policy_decision",
     "record_decision",
@@ -27,6 +30,8 @@ __all__ = [
 ]
 
 log = logging.getLogger("enigma.nodes")
+
+T = TypeVar("T")
 
 
 class Decision(TypedDict):
@@ -61,6 +66,11 @@ def deps(runtime: Runtime[Context]) -> tuple[Context, Clients]:
     """The run's context and clients."""
     context = context_of(runtime.context)
     return context, clients_of(context)
+
+
+async def io(context: Context, fn: Callable[..., T], *args: Any) -> T:
+    """Call a (blocking) client method on the run's I/O threads; outages are waited out."""
+    return await call_patiently(fn, *args, executor=context.executor, patience=context.patience)
 
 
 def now_iso(context: Context) -> str:

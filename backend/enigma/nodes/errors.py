@@ -29,15 +29,22 @@ from enigma.state import ErrorRecord, Policy, RepoState, SkipRecord, WorkflowSta
 __all__ = ["decide_error", "handle_error", "handle_repo_error"]
 
 
-def decide_error(
+async def decide_error(
     error: ErrorRecord, policy: Policy | Mapping[str, Any], retry_count: int, context: Context
 ) -> Decision:
-    """Choose retry / skip / abort for an error, by policy or by asking a human."""
-    if error["kind"] == "ChecksFailed":
+    """Choose retry / skip / abort for an error, by policy or by asking a human.
+
+    An outage that outlasted its budget (`OutageExhausted`) always goes to a human: policy
+    rules such as `on_error = "abort"` are about errors, and an outage is not the release's
+    error.
+    """
+    if error["kind"] == "OutageExhausted":
+        rule = "ask"
+    elif error["kind"] == "ChecksFailed":
         rule = str(policy.get("on_check_failure", "ask"))
     elif error["transient"] and retry_count < int(policy.get("auto_retries", 2)):
         pause = context.retry_backoff_seconds * (2**retry_count)
-        context.clock.sleep(random.uniform(pause / 2, pause))
+        await context.clock.sleep(random.uniform(pause / 2, pause))
         return policy_decision("retry", f"automatic retry {retry_count + 1}")
     else:
         rule = str(policy.get("on_error", "ask"))
@@ -47,13 +54,13 @@ def decide_error(
     return policy_decision(action, f"policy chose {action}")
 
 
-def handle_error(state: WorkflowState, runtime: Runtime[Context]) -> dict[str, Any]:
+async def handle_error(state: WorkflowState, runtime: Runtime[Context]) -> dict[str, Any]:
     """Decide what to do about a failed top-level step."""
     context, _ = deps(runtime)
     error = state.get("error")
     assert error is not None, "handle_error runs only after a step recorded an error"
     retries = int(state.get("retry_count", 0))
-    decision = decide_error(error, state.get("policy", {}), retries, context)
+    decision = await decide_error(error, state.get("policy", {}), retries, context)
     record = record_decision(context, "error_decision", decision)
     update: dict[str, Any] = {
         "current_step": "handle_error",
@@ -75,14 +82,14 @@ def handle_error(state: WorkflowState, runtime: Runtime[Context]) -> dict[str, A
     return update
 
 
-def handle_repo_error(state: RepoState, runtime: Runtime[Context]) -> dict[str, Any]:
+async def handle_repo_error(state: RepoState, runtime: Runtime[Context]) -> dict[str, Any]:
     """Decide what to do about a failed step of one repository's leg."""
     context, _ = deps(runtime)
     error = state.get("error")
     assert error is not None, "handle_repo_error runs only after a step recorded an error"
     repo = state["repo"]
     retries = int(state.get("retry_count", 0))
-    decision = decide_error(error, state.get("policy", {}), retries, context)
+    decision = await decide_error(error, state.get("policy", {}), retries, context)
     record = record_decision(context, "error_decision", decision)
     update: dict[str, Any] = {
         "error_decision": decision["action"],

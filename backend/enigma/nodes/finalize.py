@@ -8,7 +8,7 @@ from langgraph.runtime import Runtime
 
 from enigma.context import Context
 from enigma.integrations.errors import IntegrationError
-from enigma.nodes.common import deps, error_record, now_iso, say
+from enigma.nodes.common import deps, error_record, io, now_iso, say
 from enigma.nodes.notes import shipped_tickets
 from enigma.state import WorkflowState
 
@@ -22,7 +22,7 @@ def ticket_marker(run_id: str) -> str:
     return f"[enigma-release {run_id}]"
 
 
-def collect_repositories(state: WorkflowState, runtime: Runtime[Context]) -> dict[str, Any]:
+async def collect_repositories(state: WorkflowState, runtime: Runtime[Context]) -> dict[str, Any]:
     """Wait for every repository's leg; summarise what each ended with."""
     outcomes = state.get("repo_outcomes", {})
     text = ", ".join(f"{repo}: {outcomes.get(repo, 'unknown')}" for repo in sorted(outcomes))
@@ -37,7 +37,7 @@ def collect_repositories(state: WorkflowState, runtime: Runtime[Context]) -> dic
     return update
 
 
-def finalize(state: WorkflowState, runtime: Runtime[Context]) -> dict[str, Any]:
+async def finalize(state: WorkflowState, runtime: Runtime[Context]) -> dict[str, Any]:
     """Merge the release PRs, tag releases, transition and comment tickets, release the version.
 
     Each write looks before it acts, so after a crash this node simply runs again.
@@ -51,11 +51,17 @@ def finalize(state: WorkflowState, runtime: Runtime[Context]) -> dict[str, Any]:
             if outcome != "ready":
                 continue
             pr = state["pull_requests"][repo]
-            sha = clients.code_host.ensure_pull_request_merged(
-                repo, pr["number"], f"Release {version} [enigma {run_id}]"
+            sha = await io(
+                context,
+                clients.code_host.ensure_pull_request_merged,
+                repo,
+                pr["number"],
+                f"Release {version} [enigma {run_id}]",
             )
             done["pull_requests_merged"][repo] = sha
-            done["releases"][repo] = clients.code_host.ensure_release(
+            done["releases"][repo] = await io(
+                context,
+                clients.code_host.ensure_release,
                 repo,
                 f"v{version}",
                 pr["base"],
@@ -63,20 +69,32 @@ def finalize(state: WorkflowState, runtime: Runtime[Context]) -> dict[str, Any]:
                 state.get("release_notes", {}).get("url", ""),
             )
         for key, merges in sorted(shipped_tickets(state).items()):
-            clients.tracker.ensure_status(key, DONE_STATUS)
+            await io(context, clients.tracker.ensure_status, key, DONE_STATUS)
             links = ", ".join(f"{m['pr']} (merge {(m['sha'] or '')[:10]})" for m in merges)
-            clients.tracker.ensure_comment(
+            await io(
+                context,
+                clients.tracker.ensure_comment,
                 key,
                 ticket_marker(run_id),
                 f"Released in {version}: {links} {ticket_marker(run_id)}",
             )
             for merge in merges:
                 if merge["pr"]:
-                    clients.tracker.ensure_remote_link(
-                        key, merge["pr"], f"{merge['repo']} release PR"
+                    await io(
+                        context,
+                        clients.tracker.ensure_remote_link,
+                        key,
+                        merge["pr"],
+                        f"{merge['repo']} release PR",
                     )
             done["tickets"].append(key)
-        clients.tracker.ensure_version_released(context.project, version, now_iso(context)[:10])
+        await io(
+            context,
+            clients.tracker.ensure_version_released,
+            context.project,
+            version,
+            now_iso(context)[:10],
+        )
     except IntegrationError as exc:
         return {
             "current_step": "finalize",
@@ -103,7 +121,7 @@ def finalize(state: WorkflowState, runtime: Runtime[Context]) -> dict[str, Any]:
     }
 
 
-def close_run(state: WorkflowState, runtime: Runtime[Context]) -> dict[str, Any]:
+async def close_run(state: WorkflowState, runtime: Runtime[Context]) -> dict[str, Any]:
     """End a run that will not release: dry run, rejection or abort."""
     if state.get("dry_run") and state.get("plan"):
         outcome, reason = "planned", "dry run: plan only"

@@ -9,7 +9,7 @@ from langgraph.runtime import Runtime
 
 from enigma.context import Context
 from enigma.integrations.errors import IntegrationError
-from enigma.nodes.common import deps, error_record, say
+from enigma.nodes.common import deps, error_record, io, say
 from enigma.state import WorkflowState
 
 __all__ = ["notes_title", "publish_release_notes", "render_notes", "shipped_tickets"]
@@ -73,13 +73,20 @@ def render_notes(state: WorkflowState) -> str:
     return "".join(parts)
 
 
-def publish_release_notes(state: WorkflowState, runtime: Runtime[Context]) -> dict[str, Any]:
+async def publish_release_notes(state: WorkflowState, runtime: Runtime[Context]) -> dict[str, Any]:
     """Create or update the version's notes page (no update when nothing changed)."""
     context, clients = deps(runtime)
     title = notes_title(context.project, state["fix_version"])
     body = render_notes(state)
     try:
-        page = clients.wiki.ensure_page(context.wiki_space, title, body, context.wiki_parent_title)
+        page = await io(
+            context,
+            clients.wiki.ensure_page,
+            context.wiki_space,
+            title,
+            body,
+            context.wiki_parent_title,
+        )
     except IntegrationError as exc:
         return {
             "current_step": "publish_release_notes",

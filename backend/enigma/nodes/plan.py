@@ -7,6 +7,7 @@ code host), the branches that name no ticket, and the tickets that have no branc
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Any
 
@@ -15,7 +16,7 @@ from langgraph.runtime import Runtime
 from enigma.context import Clients, Context
 from enigma.integrations.base import Ticket
 from enigma.integrations.errors import IntegrationError
-from enigma.nodes.common import deps, error_record, say
+from enigma.nodes.common import deps, error_record, io, say
 from enigma.state import BranchPlan, Plan, RepoPlan, WorkflowState, plan_hash
 
 __all__ = ["WORK_BRANCH_PREFIXES", "plan_release", "release_branch_name", "ticket_of_branch"]
@@ -35,14 +36,25 @@ def release_branch_name(release_type: str, version: str) -> str:
     return f"hotfix/{version}" if release_type in ("patch", "hotfix") else f"release/{version}"
 
 
-def plan_release(state: WorkflowState, runtime: Runtime[Context]) -> dict[str, Any]:
-    """Work out what the release would do; reads only, so it is safe to re-run."""
-    _, clients = deps(runtime)
+async def plan_release(state: WorkflowState, runtime: Runtime[Context]) -> dict[str, Any]:
+    """Work out what the release would do; reads only, so it is safe to re-run.
+
+    The repositories are planned side by side, each on an I/O thread (fetching a mirror and
+    predicting merges with git are blocking work).
+    """
+    context, clients = deps(runtime)
     excluded = _excluded(state)
     tickets = [t for t in state.get("jira_tickets", []) if t["key"] not in excluded["tickets"]]
     repos = [r for r in state["repositories"] if r not in excluded["repositories"]]
     try:
-        repo_plans = [_plan_repository(clients, state, repo, tickets, excluded) for repo in repos]
+        repo_plans = list(
+            await asyncio.gather(
+                *(
+                    io(context, _plan_repository, clients, state, repo, tickets, excluded)
+                    for repo in repos
+                )
+            )
+        )
     except IntegrationError as exc:
         record = error_record(
             "plan_release", exc, None, state.get("retry_count", 0), ["retry", "abort"]

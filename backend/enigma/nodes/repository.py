@@ -18,6 +18,7 @@ from enigma.nodes.common import (
     deps,
     error_record,
     human_message,
+    io,
     policy_decision,
     record_decision,
     say,
@@ -49,12 +50,14 @@ def _failed(
     }
 
 
-def create_release_branch(state: RepoState, runtime: Runtime[Context]) -> dict[str, Any]:
+async def create_release_branch(state: RepoState, runtime: Runtime[Context]) -> dict[str, Any]:
     """Create the release branch at the planned base unless it already exists."""
-    _, clients = deps(runtime)
+    context, clients = deps(runtime)
     plan, repo = state["repo_plan"], state["repo"]
     try:
-        created = clients.code_host.ensure_branch(repo, plan["release_branch"], plan["base_sha"])
+        created = await io(
+            context, clients.code_host.ensure_branch, repo, plan["release_branch"], plan["base_sha"]
+        )
     except IntegrationError as exc:
         return _failed(state, "create_release_branch", exc)
     verb = "Created" if created else "Found existing"
@@ -79,9 +82,9 @@ def create_release_branch(state: RepoState, runtime: Runtime[Context]) -> dict[s
     }
 
 
-def merge_feature_branches(state: RepoState, runtime: Runtime[Context]) -> dict[str, Any]:
+async def merge_feature_branches(state: RepoState, runtime: Runtime[Context]) -> dict[str, Any]:
     """Merge the planned branches in order; stop at a conflict and let it be decided."""
-    _, clients = deps(runtime)
+    context, clients = deps(runtime)
     plan, repo = state["repo_plan"], state["repo"]
     done: dict[str, MergeRecord] = dict(state.get("merge_status", {}).get(repo, {}))
     for branch in plan["branches"]:
@@ -93,7 +96,9 @@ def merge_feature_branches(state: RepoState, runtime: Runtime[Context]) -> dict[
             f" ({branch['ticket'] or 'no ticket'}) [enigma {state['workflow_id']}]"
         )
         try:
-            result = clients.code_host.merge(repo, plan["release_branch"], name, message)
+            result = await io(
+                context, clients.code_host.merge, repo, plan["release_branch"], name, message
+            )
         except MergeConflict as exc:
             record = MergeRecord(
                 branch=name,
@@ -130,7 +135,7 @@ def merge_feature_branches(state: RepoState, runtime: Runtime[Context]) -> dict[
     }
 
 
-def decide_conflict(state: RepoState, runtime: Runtime[Context]) -> dict[str, Any]:
+async def decide_conflict(state: RepoState, runtime: Runtime[Context]) -> dict[str, Any]:
     """A conflict is an outcome: skip that branch, or abort the release (policy or human)."""
     context, _ = deps(runtime)
     conflict = state["pending_conflict"]
@@ -174,9 +179,9 @@ def decide_conflict(state: RepoState, runtime: Runtime[Context]) -> dict[str, An
     return update
 
 
-def open_pull_request(state: RepoState, runtime: Runtime[Context]) -> dict[str, Any]:
+async def open_pull_request(state: RepoState, runtime: Runtime[Context]) -> dict[str, Any]:
     """Open the release pull request (or find the one already open)."""
-    _, clients = deps(runtime)
+    context, clients = deps(runtime)
     plan, repo = state["repo_plan"], state["repo"]
     merged = [
         r
@@ -186,7 +191,9 @@ def open_pull_request(state: RepoState, runtime: Runtime[Context]) -> dict[str, 
     lines = [f"Release {state['fix_version']} of {repo}, opened by Enigma.", "", "Includes:"]
     lines += [f"- {r['ticket'] or r['branch']}: `{r['branch']}`" for r in merged] or ["- nothing"]
     try:
-        pr = clients.code_host.get_or_create_pull_request(
+        pr = await io(
+            context,
+            clients.code_host.get_or_create_pull_request,
             repo,
             plan["release_branch"],
             plan["target_branch"],
@@ -214,7 +221,7 @@ class ChecksTimedOut(Exception):
     """CI on the release pull request did not finish in time."""
 
 
-def wait_for_checks(state: RepoState, runtime: Runtime[Context]) -> dict[str, Any]:
+async def wait_for_checks(state: RepoState, runtime: Runtime[Context]) -> dict[str, Any]:
     """Wait for the pull request's checks; a failure or a timeout is an error decision."""
     context, clients = deps(runtime)
     repo = state["repo"]
@@ -222,8 +229,8 @@ def wait_for_checks(state: RepoState, runtime: Runtime[Context]) -> dict[str, An
     deadline = context.clock.now().timestamp() + context.check_timeout_seconds
     try:
         while True:
-            head = clients.code_host.pull_request(repo, number)["head_sha"]
-            runs = clients.code_host.check_runs(repo, head)
+            head = (await io(context, clients.code_host.pull_request, repo, number))["head_sha"]
+            runs = await io(context, clients.code_host.check_runs, repo, head)
             if runs and all(r["status"] == "completed" for r in runs):
                 break
             if context.clock.now().timestamp() > deadline:
@@ -231,7 +238,7 @@ def wait_for_checks(state: RepoState, runtime: Runtime[Context]) -> dict[str, An
                     f"checks on {repo}#{number} not finished after "
                     f"{context.check_timeout_seconds:.0f}s"
                 )
-            context.clock.sleep(context.check_poll_seconds)
+            await context.clock.sleep(context.check_poll_seconds)
     except (IntegrationError, ChecksTimedOut) as exc:
         return _failed(state, "wait_for_checks", exc)
     failed = [r for r in runs if r["conclusion"] not in _GREEN]

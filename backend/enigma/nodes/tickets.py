@@ -9,19 +9,25 @@ from langgraph.runtime import Runtime
 
 from enigma.context import Context
 from enigma.integrations.errors import IntegrationError
-from enigma.nodes.common import deps, error_record, say
+from enigma.nodes.common import deps, error_record, io, say
 from enigma.state import WorkflowState
 
 __all__ = ["fetch_tickets"]
 
 
-def fetch_tickets(state: WorkflowState, runtime: Runtime[Context]) -> dict[str, Any]:
+async def fetch_tickets(state: WorkflowState, runtime: Runtime[Context]) -> dict[str, Any]:
     """Read every ticket of the fix version (and sprint); reads only, so safe to re-run."""
     context, clients = deps(runtime)
     version = state["fix_version"]
     workflow_id = state.get("workflow_id") or _thread_id(runtime)
     try:
-        tickets = clients.tracker.search_tickets(context.project, version, state.get("sprint_name"))
+        tickets = await io(
+            context,
+            clients.tracker.search_tickets,
+            context.project,
+            version,
+            state.get("sprint_name"),
+        )
     except IntegrationError as exc:
         return {
             "workflow_id": workflow_id,

@@ -1,12 +1,22 @@
-"""Several workers on one PostgreSQL: leases instead of local scheduling.
+"""Several workers on one PostgreSQL: the same run manager with a lease scheduler and hub.
 
-`ClusterRunManager` keeps every behaviour of `RunManager` and changes only who executes a run.
-Starting, resuming or answering a run records what must happen next in the run's row
-(`next_command`) and wakes the workers; whichever worker claims the run's lease executes it.
-A background loop renews the leases this worker holds and applies pause / cancel requests that
-other workers wrote; a LISTEN loop turns notifications into local wake-ups and live events for
-this worker's SSE clients. When a worker dies its leases lapse and another worker claims the
-runs and continues them from their checkpoints (which are in PostgreSQL too).
+`LeaseScheduler` replaces the local scheduler: starting, resuming or answering a run records
+what must happen next in the run's row and wakes the workers; whichever worker claims the
+run's lease executes it, in the same `ExecutionPool` a single process uses. Three loops, each
+of which survives any exception (logged, then tried again with capped backoff):
+
+- claim: leases queued or orphaned runs while this worker has room, and launches them;
+- lease: renews the leases of the runs this worker *executes* (a claim whose execution never
+  started lapses by itself and is claimed again), stops an execution whose lease was lost,
+  tells each run's scope until when its lease surely holds (a worker frozen past its lease
+  starts no external call when it wakes up), applies pause / cancel requests written by
+  other workers, and hands back runs whose execution stopped in a database outage;
+- listen: LISTEN/NOTIFY for wake-ups, control requests and new events.
+
+When the database goes away, executions stop at their next write or external call and the
+runs wait in the table; when it answers again, the claim loop (of any worker) takes them up
+from their last checkpoint. `ClusterHub` delivers events to this worker's SSE clients in the
+table's order, ours and other workers' alike, one read per notification burst.
 """
 
 from __future__ import annotations
@@ -14,221 +24,231 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import Any
+import time
+from typing import TYPE_CHECKING, Any
 
-import psycopg
-from langgraph.types import Command
+from enigma.runs.execution import Execution, Outage, Runner
+from enigma.runs.hub import EventHub
+from enigma.runs.models import EventRecord
+from enigma.runs.pg_leases import Leases
+from enigma.runs.pg_store import PgRunStore
+from enigma.runs.scheduler import ExecutionPool
 
-from enigma.runs.manager import DecisionError, RunManager
-from enigma.runs.models import EventRecord, RunRecord
-from enigma.runs.pg_store import LeaseLost, PgRunStore
+if TYPE_CHECKING:
+    from enigma.runs.manager import RunManager
 
-__all__ = ["ClusterRunManager"]
+__all__ = ["ClusterHub", "LeaseScheduler"]
 
 log = logging.getLogger("enigma.cluster")
+_MARGIN = 0.25
+"""Part of the lease kept in reserve: a call must not start this close to the lease's end."""
 
 
-class ClusterRunManager(RunManager):
-    """A run manager whose runs are shared with other workers through PostgreSQL leases."""
+class ClusterHub(EventHub):
+    """Events delivered in the table's order (see the module docstring)."""
 
     store: PgRunStore
 
+    def __init__(self, store: PgRunStore, metrics: Any):
+        super().__init__(store, metrics)
+        self._read_upto = 0
+        self._reading = False
+        self._again = False
+
+    async def start(self) -> None:
+        """Live delivery starts from the newest event now."""
+        self._read_upto = await self.store.last_event_id()
+
+    def published(self, event: EventRecord) -> None:
+        """Our own events come back through NOTIFY like everyone else's."""
+
+    async def read_new(self) -> None:
+        """Deliver every event committed since the last read, in id order (coalesced)."""
+        if self._reading:
+            self._again = True
+            return
+        self._reading = True
+        try:
+            while True:
+                self._again = False
+                for event in await self.store.events(None, after=self._read_upto, limit=10_000):
+                    self._read_upto = event.id
+                    self.deliver(event)
+                if not self._again:
+                    return
+        finally:
+            self._reading = False
+
+
+class LeaseScheduler:
+    """Runs shared with other workers through PostgreSQL leases (see the module docstring)."""
+
     def __init__(
         self,
-        *args: Any,
+        manager: RunManager,
+        store: PgRunStore,
+        *,
+        limit: int,
         lease_seconds: float = 10.0,
         poll_seconds: float = 1.0,
         global_limit: int | None = None,
-        **kwargs: Any,
     ):
-        super().__init__(*args, **kwargs)
-        self.lease_seconds = lease_seconds
+        self.m = manager
+        self.store = store
+        self.leases = Leases(store, lease_seconds)
+        self.limit = limit
+        self.global_limit = global_limit or limit
         self.poll_seconds = poll_seconds
-        self.local_limit = kwargs.get("max_concurrent", 50)
-        self.global_limit = global_limit or self.local_limit
+        self.pool = ExecutionPool(
+            manager, Runner(manager, wait_out_outages=False), limit, on_exit=self._exited
+        )
         self._wake = asyncio.Event()
         self._loops: list[asyncio.Task[None]] = []
-        self._read_upto = self.store.last_event_id()  # live delivery starts from now
+        self._hand_back: set[str] = set()
 
-    # ---- scheduling goes through the database ----
+    # ---- the Scheduler interface ----
 
-    def _schedule(
-        self, run_id: str, command: Command[Any] | None = None, checkpoint_id: str | None = None
-    ) -> None:
-        payload: dict[str, Any] | None = None
-        if command is not None or checkpoint_id is not None:
-            payload = {
-                "resume": command.resume if command is not None else None,
-                "checkpoint_id": checkpoint_id,
-            }
-        self.store.enqueue(run_id, payload)
-        self.start_cluster()
-        self._wake.set()
-
-    async def recover(self) -> list[str]:
-        """Nothing to do: orphaned runs are claimed once their lease lapses."""
-        self.start_cluster()
-        return []
-
-    def start_cluster(self) -> None:
-        """Start the claim, lease and listen loops (idempotent)."""
+    async def start(self, recover: bool = True) -> None:
+        """Start the claim, lease and listen loops (idempotent; orphans are claimed anyway)."""
         if self._loops:
             return
         loop = asyncio.get_running_loop()
         self._loops = [
-            loop.create_task(self._claim_loop()),
-            loop.create_task(self._lease_loop()),
-            loop.create_task(self._listen_loop()),
+            loop.create_task(self._forever("claim", self._claim_once)),
+            loop.create_task(self._forever("lease", self._lease_once)),
+            loop.create_task(self._forever("listen", self._listen_once)),
         ]
 
-    async def _claim_loop(self) -> None:
-        while not self.closing:
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
-            self._wake.clear()
-            if self.closing:
-                return
-            room = self.local_limit - sum(1 for t in self._tasks.values() if not t.done())
-            try:
-                claimed = await asyncio.to_thread(
-                    self.store.claim, self.lease_seconds, room, self.global_limit
-                )
-            except psycopg.Error:
-                log.exception("claiming runs failed; trying again")
-                continue
-            for run_id, command in claimed:
-                self.emit(run_id, "run.claimed", {"worker": self.store.worker_id})
-                resume: Command[Any] | None = None
-                if command and command.get("resume") is not None:
-                    resume = Command(resume=command["resume"])
-                checkpoint = command.get("checkpoint_id") if command else None
-                RunManager._schedule(self, run_id, resume, checkpoint)
-
-    async def _lease_loop(self) -> None:
-        while not self.closing:
-            await asyncio.sleep(self.lease_seconds / 3)
-            try:
-                lost = await asyncio.to_thread(self.store.renew, self.lease_seconds)
-                controls = await asyncio.to_thread(self.store.controls_for_me)
-            except psycopg.Error:
-                log.exception("renewing leases failed")
-                continue
-            for run_id in lost:
-                self._stop_local(run_id, "lease_lost")
-            for run_id, control in controls:
-                await self._apply_control(run_id, control)
-
-    async def _listen_loop(self) -> None:
-        while not self.closing:
-            try:
-                conn = await asyncio.to_thread(self.store.listen_connection)
-            except psycopg.Error:
-                await asyncio.sleep(self.poll_seconds)
-                continue
-            try:
-                while not self.closing:
-                    notes = await asyncio.to_thread(_drain_notifies, conn, self.poll_seconds)
-                    channels = {n.channel for n in notes}
-                    if "enigma_wakeup" in channels:
-                        self._wake.set()
-                    for note in notes:
-                        if note.channel == "enigma_control":
-                            run_id, _, control = note.payload.partition(":")
-                            await self._apply_control(run_id, control)
-                    # events: the table is the truth; also read on every poll in case a
-                    # notification was missed
-                    self._deliver_new_events()
-            except psycopg.Error:
-                log.warning("listen connection lost; reconnecting")
-            finally:
-                with contextlib.suppress(Exception):
-                    conn.close()
-
-    def _deliver_new_events(self) -> None:
-        """Deliver every event committed since the last read, ours and other workers', in id order.
-
-        Ids are committed in id order (advisory lock in `append_event`), so reading after the
-        last delivered id never skips one. Pushing our own events straight to subscribers would
-        let one overtake an earlier event of another worker still on its way.
-        """
-        for event in self.store.events(None, after=self._read_upto, limit=10_000):
-            self._read_upto = event.id
-            self._deliver(event)
-
-    def _publish(self, event: EventRecord) -> None:
-        self._deliver_new_events()
-
-    # ---- commands for runs executing on another worker ----
-
-    async def _apply_control(self, run_id: str, control: str) -> None:
-        if not self.is_executing(run_id):
-            return
-        if control == "pause":
-            self._intent[run_id] = "pause"
-            ctl = self._controls.get(run_id)
-            if ctl is not None:
-                ctl.request_drain("pause")
-        elif control == "cancel":
-            await RunManager.cancel(self, run_id, actor="cluster")
-
-    def _stop_local(self, run_id: str, reason: str) -> None:
-        task = self._tasks.get(run_id)
-        if task is not None and not task.done():
-            log.warning("run %s: %s; stopping here", run_id, reason)
-            self._intent[run_id] = "lease_lost"
-            task.cancel()
-
-    async def pause(self, run_id: str, actor: str) -> RunRecord:
-        run = self.get(run_id)
-        if run.status == "running" and not self.is_executing(run_id):
-            self.store.request_control(run_id, "pause")
-            self.emit(run_id, "run.pause_requested", actor=actor)
-            return run
-        return await super().pause(run_id, actor)
-
-    async def cancel(self, run_id: str, actor: str) -> RunRecord:
-        run = self.get(run_id)
-        if run.status == "running" and not self.is_executing(run_id):
-            self.store.request_control(run_id, "cancel")
-            for _ in range(100):  # the owner cancels within a lease period; report its answer
-                await asyncio.sleep(0.1)
-                run = self.get(run_id)
-                if run.status == "cancelled":
-                    return run
-            raise DecisionError(
-                409,
-                f"run {run_id} is executing on another worker that did not answer yet; try again",
-            )
-        return await super().cancel(run_id, actor)
-
-    # ---- execution: a lost lease stops quietly ----
-
-    async def _drive(
-        self, run_id: str, command: Command[Any] | None, checkpoint_id: str | None
+    async def schedule(
+        self, run_id: str, resume: dict[str, Any] | None = None, checkpoint_id: str | None = None
     ) -> None:
-        try:
-            await super()._drive(run_id, command, checkpoint_id)
-        except LeaseLost as exc:
-            log.warning("%s", exc)
-        except asyncio.CancelledError:
-            if self._intent.get(run_id) != "lease_lost" and not self.closing:
-                raise
-        finally:
-            self.store.forget_loss(run_id)
+        """Record the command for whichever worker claims the run, and wake the workers."""
+        payload = None
+        if resume is not None or checkpoint_id is not None:
+            payload = {"resume": resume, "checkpoint_id": checkpoint_id}
+        await self.leases.enqueue(run_id, payload)
+        self._wake.set()
 
-    async def shutdown(self, timeout: float = 10.0) -> None:
+    async def pause(self, run_id: str) -> None:
+        """Pause here if this worker executes the run, else ask the worker that does."""
+        if self.pool.get(run_id) is not None:
+            await self.pool.stop(run_id, "pause", hard=False)
+        else:
+            await self.leases.request_control(run_id, "pause")
+
+    async def cancel(self, run_id: str) -> None:
+        """Cancel here, or have the executing worker cancel and confirm it (up to 10 s)."""
+        if self.pool.get(run_id) is not None:
+            await self.pool.stop(run_id, "cancel", hard=True)
+            return
+        run = await self.m.get(run_id)
+        if run.status != "running":
+            return
+        await self.leases.request_control(run_id, "cancel")
+        for _ in range(100):
+            await asyncio.sleep(0.1)
+            run = await self.m.get(run_id)
+            if run.status != "running":
+                return
+        from enigma.runs.decisions import DecisionError
+
+        raise DecisionError(
+            409, f"run {run_id} is executing on another worker that did not answer yet; try again"
+        )
+
+    async def shutdown(self, timeout: float) -> None:
         """Drain at step boundaries, then give the leases up so other workers continue at once."""
-        await super().shutdown(timeout)
+        await self.pool.drain(timeout)
         for task in self._loops:
             task.cancel()
-        for run in self.store.with_status({"queued", "running"}):
-            if self.store.holds(run.id):
-                self.store.release(run.id)
+        for run_id in list(self.store.fences):
+            with contextlib.suppress(Exception):
+                await self.leases.release(run_id)
 
+    # ---- the loops ----
 
-def _drain_notifies(conn: psycopg.Connection[Any], timeout: float) -> list[psycopg.Notify]:
-    """Wait up to `timeout` for a notification, then take whatever else is already there."""
-    notes = list(conn.notifies(timeout=timeout, stop_after=1))
-    if notes:
-        notes += list(conn.notifies(timeout=0.005, stop_after=1000))
-    return notes
+    async def _forever(self, name: str, once: Any) -> None:
+        """Run `once` until closing; any exception is logged and tried again after a pause."""
+        pause = 0.5
+        while not self.m.closing:
+            try:
+                await once()
+                pause = 0.5
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.warning("%s loop: failed; trying again in %.1fs", name, pause, exc_info=True)
+                await asyncio.sleep(pause)
+                pause = min(10.0, pause * 2)
+
+    async def _claim_once(self) -> None:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self.poll_seconds):
+                await self._wake.wait()
+        self._wake.clear()
+        if self.m.closing:
+            return
+        sent = time.monotonic()
+        claimed = await self.leases.claim(self.limit - self.pool.busy(), self.global_limit)
+        for run_id, command in claimed:
+            command = command or {}
+            ex = self.pool.launch(run_id, command.get("resume"), command.get("checkpoint_id"))
+            ex.scope.lease_valid_until(sent + self.leases.ttl * (1 - _MARGIN))
+            try:
+                await self.m.hub.emit(run_id, "run.claimed", {"worker": self.store.worker_id})
+            except Exception:  # the claim stands; the event is only for people
+                log.warning("run %s: could not record the claim", run_id, exc_info=True)
+
+    async def _lease_once(self) -> None:
+        await asyncio.sleep(self.leases.ttl / 3)
+        for run_id in list(self._hand_back):
+            await self.leases.release(run_id)
+            self._hand_back.discard(run_id)
+        executing = {rid for rid in self.pool.executions if self.pool.get(rid) is not None}
+        lost, until = await self.leases.renew(executing)
+        for run_id in lost:
+            ex = self.pool.get(run_id)
+            if ex is not None:
+                log.warning("run %s: lease lost; stopping here", run_id)
+                ex.stop("lease_lost", hard=True)
+        for run_id in executing - set(lost):
+            ex = self.pool.get(run_id)
+            if ex is not None:
+                ex.scope.lease_valid_until(until - self.leases.ttl * _MARGIN)
+        for run_id, control in await self.leases.controls_for_me():
+            await self._apply_control(run_id, control)
+
+    async def _listen_once(self) -> None:
+        conn = await self.leases.listen()
+        try:
+            while not self.m.closing:
+                notes = [n async for n in conn.notifies(timeout=self.poll_seconds, stop_after=1000)]
+                channels = {n.channel for n in notes}
+                if "enigma_wakeup" in channels:
+                    self._wake.set()
+                for note in notes:
+                    if note.channel == "enigma_control":
+                        run_id, _, control = note.payload.partition(":")
+                        await self._apply_control(run_id, control)
+                # the table is the truth: read on every poll too, in case a NOTIFY was missed
+                if isinstance(self.m.hub, ClusterHub):
+                    await self.m.hub.read_new()
+        finally:
+            with contextlib.suppress(Exception):
+                await conn.close()
+
+    async def _apply_control(self, run_id: str, control: str) -> None:
+        if self.pool.get(run_id) is None:
+            return
+        if control == "pause":
+            await self.pool.stop(run_id, "pause", hard=False)
+        elif control == "cancel":
+            await self.m.cancel(run_id, actor="cluster")
+
+    def _exited(self, ex: Execution) -> None:
+        """An execution ended: forget its loss; a run stopped by an outage goes back."""
+        task = ex.task
+        failed = task is not None and not task.cancelled() and task.exception() is not None
+        if failed and isinstance(task.exception() if task else None, Outage):
+            self._hand_back.add(ex.run_id)
+        asyncio.get_running_loop().create_task(self.leases.forget(ex.run_id))

@@ -27,15 +27,16 @@ RunStatus = Literal[
 TERMINAL: frozenset[str] = frozenset({"succeeded", "cancelled"})
 ACTIVE: frozenset[str] = frozenset({"queued", "running"})
 
-# Legal status changes; anything else is refused (409 at the API).
+# Legal status changes; anything else is refused (409 at the API). A run starts executing
+# only from queued: a pause that lands first wins over an execution about to start.
 TRANSITIONS: dict[str, frozenset[str]] = {
     "queued": frozenset({"running", "paused", "cancelled"}),
     "running": frozenset(
         {"waiting_for_approval", "paused", "succeeded", "failed", "cancelled", "queued"}
     ),
-    "waiting_for_approval": frozenset({"queued", "running", "cancelled"}),
-    "paused": frozenset({"queued", "running", "cancelled"}),
-    "failed": frozenset({"queued", "running", "cancelled"}),
+    "waiting_for_approval": frozenset({"queued", "cancelled"}),
+    "paused": frozenset({"queued", "cancelled"}),
+    "failed": frozenset({"queued", "cancelled"}),
     "succeeded": frozenset({"queued"}),
     "cancelled": frozenset({"queued"}),
 }
@@ -146,6 +147,14 @@ class RunRecord(BaseModel):
     outcome: str | None = None
     pending: list[PendingDecision] = Field(default_factory=list)
     request: dict[str, Any] = Field(default_factory=dict)
+    blocked: str | None = None
+    """Why the run waits for a dependency now ("github unreachable"), or None."""
+    detail: dict[str, Any] = Field(default_factory=dict)
+    """How the run ended, in detail (who, when, what was left out, what the service said)."""
+    policy_hash: str | None = None
+    """The release policy the run runs under."""
+    tickets: list[str] = Field(default_factory=list)
+    """The fix version's ticket keys, once fetched (for search)."""
 
 
 class EventRecord(BaseModel):

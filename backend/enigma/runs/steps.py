@@ -14,15 +14,15 @@ human and runs again with the answer keeps its attempt number.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from enigma.runs.metrics import Metrics
 
 __all__ = ["Emit", "StepTracker"]
 
-Emit = Callable[..., Any]
-"""`emit(run_id, type, data, step=..., repo=...)` of the run manager."""
+Emit = Callable[..., Awaitable[Any]]
+"""`emit(run_id, type, data, step=..., repo=...)` of the event hub."""
 
 REPOSITORY_NODE = "release_repository"
 SERVICES = frozenset({"jira", "github", "confluence", "git"})
@@ -43,12 +43,12 @@ class StepTracker:
         self.attempts = dict(attempts)
         self.emit = emit
         self.metrics = metrics
-        self.running: dict[str, tuple[str, float]] = {}
-        """Task id → (step name, monotonic start); the watchdog reads it for step timeouts."""
+        self.running: dict[str, tuple[str, str | None, float]] = {}
+        """Task id → (step, repository, monotonic start): for step timeouts and "in flight"."""
         self._repo_of: dict[str, str] = {}
         self.current_step: str | None = None
 
-    def on_chunk(self, namespace: tuple[str, ...], chunk: dict[str, Any]) -> None:
+    async def on_chunk(self, namespace: tuple[str, ...], chunk: dict[str, Any]) -> None:
         """Record one chunk of the tasks stream as events."""
         name = str(chunk["name"])
         if not namespace and name == REPOSITORY_NODE:
@@ -58,19 +58,23 @@ class StepTracker:
             return
         repo: str | None = self._repo_of.get(namespace[0]) if namespace else None
         if "triggers" in chunk:
-            self._started(str(chunk["id"]), name, repo)
+            await self._started(str(chunk["id"]), name, repo)
         else:
-            self._ended(chunk, name, repo)
+            await self._ended(chunk, name, repo)
 
-    def _started(self, task_id: str, name: str, repo: str | None) -> None:
+    def in_flight(self) -> list[str]:
+        """The steps running now, as people read them: "merge_feature_branches (web-app)"."""
+        return [f"{step} ({repo})" if repo else step for step, repo, _ in self.running.values()]
+
+    async def _started(self, task_id: str, name: str, repo: str | None) -> None:
         attempt = self.attempts.get((name, repo), 0) + 1
         self.attempts[(name, repo)] = attempt
-        self.running[task_id] = (name, time.monotonic())
+        self.running[task_id] = (name, repo, time.monotonic())
         self.current_step = name
-        self.emit(self.run_id, "step.started", {"attempt": attempt}, step=name, repo=repo)
+        await self.emit(self.run_id, "step.started", {"attempt": attempt}, step=name, repo=repo)
 
-    def _ended(self, chunk: dict[str, Any], name: str, repo: str | None) -> None:
-        started = self.running.pop(str(chunk["id"]), (name, time.monotonic()))[1]
+    async def _ended(self, chunk: dict[str, Any], name: str, repo: str | None) -> None:
+        started = self.running.pop(str(chunk["id"]), (name, repo, time.monotonic()))[2]
         duration = time.monotonic() - started
         self.metrics.step_seconds.labels(name).observe(duration)
         data: dict[str, Any] = {
@@ -83,7 +87,7 @@ class StepTracker:
                 for i in chunk["interrupts"]
                 if isinstance(i, dict) and isinstance(i.get("value"), dict)
             ]
-            self.emit(self.run_id, "step.waiting", data, step=name, repo=repo)
+            await self.emit(self.run_id, "step.waiting", data, step=name, repo=repo)
             # the node runs again from its top once answered: that is the same attempt
             self.attempts[(name, repo)] = self.attempts.get((name, repo), 1) - 1
             return
@@ -93,7 +97,7 @@ class StepTracker:
         messages = result.get("messages") or []
         data["summary"] = " / ".join(str(getattr(m, "content", m)) for m in messages)[:2000]
         if not error:
-            self.emit(self.run_id, "step.finished", data, step=name, repo=repo)
+            await self.emit(self.run_id, "step.finished", data, step=name, repo=repo)
             return
         message = str(error.get("message") if isinstance(error, dict) else error)
         data["error"] = message
@@ -101,4 +105,4 @@ class StepTracker:
         service = message.partition(":")[0]
         if isinstance(error, dict) and service in SERVICES:  # an integration error record
             self.metrics.external_errors.labels(service, str(error.get("kind"))).inc()
-        self.emit(self.run_id, "step.failed", data, step=name, repo=repo)
+        await self.emit(self.run_id, "step.failed", data, step=name, repo=repo)

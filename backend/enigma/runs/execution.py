@@ -1,0 +1,359 @@
+"""Executing a run: the graph streamed under the run's scope, its ending written down.
+
+One run is one LangGraph thread (`thread_id = run_id`), executed with `durability="sync"` so
+every finished step is on disk before the next starts. An `Execution` is this process's
+handle on a run it executes now: the asyncio task, the run's `RunScope` (the stop signal the
+integrations obey), the graph's `RunControl` (drain at the next step boundary) and the steps
+in flight. `Runner.drive` executes until the run waits for a human, ends, or is stopped:
+
+- pause: `control.request_drain` plus a soft stop of the scope, so a step that only waits
+  (for CI, for a backoff) ends at once and the others at their boundary;
+- cancel, step timeout, run deadline, lost lease: a hard stop (no new external call starts)
+  and the task is cancelled; the run's record names the steps that were in flight;
+- an outage of the run store or the checkpointer (database down, disk full) is not the
+  run's failure: the execution waits, probing with capped backoff, and continues from the
+  last checkpoint once the store answers; the run shows why it waits (`blocked`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, cast
+
+from langchain_core.runnables import RunnableConfig
+from langgraph.errors import GraphDrained
+from langgraph.runtime import RunControl
+from langgraph.types import Command
+
+from enigma.integrations.scope import RunScope, RunStopped, bind_scope
+from enigma.runs.decisions import pending_from, recorded_answers
+from enigma.runs.models import RunRecord, RunRequest
+from enigma.runs.steps import StepTracker
+from enigma.runs.store import IllegalTransition, RunHandedOver, StoreUnavailable, sqlite_cause
+
+if TYPE_CHECKING:
+    from enigma.runs.manager import RunManager
+
+__all__ = ["Execution", "Outage", "Runner", "outage_of", "thread_config"]
+
+log = logging.getLogger("enigma.runs")
+
+_OUTCOME_STATUS = {
+    "succeeded": "succeeded",
+    "partial": "succeeded",
+    "planned": "succeeded",
+    "cancelled": "cancelled",
+    "rejected": "cancelled",
+    "refused": "cancelled",
+    "failed": "failed",
+}
+
+
+class Outage(Exception):
+    """The run store or the checkpointer is unavailable; the run waits, it did not fail."""
+
+    def __init__(self, cause: str):
+        super().__init__(cause)
+        self.cause = cause
+
+
+def outage_of(exc: BaseException) -> str | None:
+    """The infrastructure outage an exception means, or None (a bug, or the run's own error)."""
+    if isinstance(exc, StoreUnavailable | Outage):
+        return exc.cause
+    cause = sqlite_cause(exc)
+    if cause is not None:
+        return cause
+    import psycopg
+    import psycopg_pool
+
+    if isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError):
+        return "database unavailable"
+    if isinstance(exc, psycopg_pool.PoolTimeout):
+        return "database unavailable (no connection within the timeout)"
+    return None
+
+
+def thread_config(run_id: str) -> RunnableConfig:
+    """The LangGraph config of a run's thread."""
+    return RunnableConfig(configurable={"thread_id": run_id})
+
+
+@dataclass
+class Execution:
+    """This process executing one run now (see the module docstring)."""
+
+    run_id: str
+    scope: RunScope
+    control: RunControl = field(default_factory=RunControl)
+    intent: str | None = None
+    """Why it is being stopped: pause, cancel, shutdown, lease_lost, or "timeout: ..."."""
+    tracker: StepTracker | None = None
+    deadline: float = math.inf
+    """The run's deadline on the monotonic clock."""
+    blocked: str | None = None
+    task: asyncio.Task[None] | None = None
+    holds_slot: bool = False
+
+    def stop(self, intent: str, *, hard: bool) -> None:
+        """Stop at the next boundary (soft) or now (hard: no new external call, task cancelled)."""
+        if self.intent is None or hard:
+            self.intent = intent
+        self.scope.stop(intent, hard=hard)
+        self.control.request_drain(intent)
+        if hard and self.task is not None and not self.task.done():
+            self.task.cancel()
+
+    def in_flight(self) -> list[str]:
+        """The steps running now."""
+        return self.tracker.in_flight() if self.tracker is not None else []
+
+    def steps_since(self) -> list[tuple[str, float]]:
+        """(step, monotonic start) of each step running now."""
+        if self.tracker is None:
+            return []
+        return [(step, started) for step, _, started in self.tracker.running.values()]
+
+
+class Runner:
+    """Drives executions of the release graph for one run manager."""
+
+    def __init__(self, manager: RunManager, *, wait_out_outages: bool = True):
+        self.m = manager
+        self.wait_out_outages = wait_out_outages
+        """SQLite: wait here. PostgreSQL: the scheduler hands the run back to the cluster."""
+        self.outage_first = 0.5
+        self.outage_cap = 10.0
+
+    async def drive(
+        self, ex: Execution, resume: dict[str, Any] | None, checkpoint_id: str | None
+    ) -> None:
+        """Execute the run until it waits, ends or stops; outages of the store are waited out."""
+        pause = self.outage_first
+        while True:
+            try:
+                again = await self._execute(ex, resume, checkpoint_id)
+            except (Outage, StoreUnavailable) as exc:
+                if not self.wait_out_outages:
+                    raise Outage(exc.cause) from exc
+                self.set_blocked(ex, exc.cause)
+                await asyncio.sleep(pause)  # a cancel of the task ends the wait
+                pause = min(self.outage_cap, pause * 2)
+                resume, checkpoint_id = None, None  # the log re-sends recorded decisions
+                continue
+            self.set_blocked(ex, None)
+            if not again:
+                return
+            resume, checkpoint_id = None, None  # answers that came in meanwhile, from the log
+
+    def set_blocked(self, ex: Execution, cause: str | None) -> None:
+        """Show (or clear) why the run waits: in memory, to live streams, and in its record."""
+        if ex.blocked == cause:
+            return
+        ex.blocked = cause
+        asyncio.get_running_loop().create_task(self._record_blocked(ex.run_id, cause))
+
+    async def _record_blocked(self, run_id: str, cause: str | None) -> None:
+        kind = "run.blocked" if cause else "run.unblocked"
+        try:
+            await self.m.store.update(run_id, blocked=cause)
+            await self.m.hub.emit(run_id, kind, {"cause": cause})
+        except StoreUnavailable as exc:
+            # the store itself is down: live streams hear it now, the API reads it from memory
+            self.m.hub.announce(kind, run_id=run_id, cause=cause, store=exc.cause)
+        except Exception:  # showing why a run waits must never end the run
+            log.exception("run %s: could not record that it waits", run_id)
+
+    async def _execute(
+        self, ex: Execution, resume: dict[str, Any] | None, checkpoint_id: str | None
+    ) -> bool:
+        """One pass of the graph; True when decisions arrived meanwhile and it must go again."""
+        try:
+            run = await self.m.store.get(ex.run_id)
+            if run is None or run.status not in ("queued", "running"):
+                return False
+            try:
+                await self.m.set_status(ex.run_id, "running", reason="executing")
+            except IllegalTransition:
+                return False  # paused or cancelled a moment ago: nothing to execute
+            config = thread_config(ex.run_id)
+            config["recursion_limit"] = 500
+            if checkpoint_id:
+                config["configurable"]["checkpoint_id"] = checkpoint_id
+            with bind_scope(ex.scope):
+                graph_input = await self._input(run, config, resume, checkpoint_id)
+                await self._stream(ex, graph_input, config)
+            return await self._settle(ex.run_id)
+        except (RunHandedOver, Outage):
+            raise
+        except GraphDrained:
+            await self._stopped_at_boundary(ex)
+        except (asyncio.CancelledError, RunStopped) as exc:
+            await self._stopped(ex, exc)
+        except IllegalTransition as exc:
+            log.info("run %s: %s (cancelled meanwhile?)", ex.run_id, exc)
+        except Exception as exc:
+            cause = outage_of(exc)
+            if cause is not None:
+                raise Outage(cause) from exc
+            log.exception("run %s failed", ex.run_id)
+            await self.m.set_status(
+                ex.run_id,
+                "failed",
+                reason="error",
+                error=f"{type(exc).__name__}: {exc}; resume to retry from the last step",
+            )
+        return False
+
+    async def _stopped_at_boundary(self, ex: Execution) -> None:
+        intent = ex.intent or "shutdown"
+        status = "paused" if intent == "pause" else "queued"
+        await self.m.set_status(ex.run_id, status, reason=f"stopped at a step boundary ({intent})")
+
+    async def _stopped(self, ex: Execution, exc: BaseException) -> None:
+        """The execution was cancelled or its scope stopped: write down why, or hand over."""
+        intent = ex.intent
+        if intent is None and isinstance(exc, RunStopped):
+            intent = "lease_lost"  # the scope refused a call because the lease may have lapsed
+        if intent is None:
+            raise exc  # cancelled from outside (the process is going away): leave the row be
+        if intent == "cancel":
+            return  # the cancel command writes the outcome once the task has stopped
+        if intent == "lease_lost":
+            raise RunHandedOver(f"run {ex.run_id}: lease lost; another worker continues it")
+        in_flight = ex.in_flight()
+        where = f" (in flight: {', '.join(in_flight)})" if in_flight else ""
+        if intent.startswith("timeout"):
+            await self.m.set_status(
+                ex.run_id,
+                "failed",
+                reason=intent + where,
+                error=f"{intent}{where}; resume to try again",
+                detail={"stopped": intent, "in_flight": in_flight},
+            )
+        elif intent == "pause":
+            await self.m.set_status(ex.run_id, "paused", reason=f"paused{where}")
+        else:  # shutdown: the next start continues it
+            await self.m.set_status(ex.run_id, "queued", reason=f"stopped ({intent}){where}")
+
+    async def _input(
+        self,
+        run: RunRecord,
+        config: RunnableConfig,
+        resume: dict[str, Any] | None,
+        checkpoint_id: str | None,
+    ) -> Any:
+        """What to hand the graph: the request (new run), recorded decisions, or None."""
+        if checkpoint_id is not None:
+            return Command(resume=resume) if resume else None
+        snapshot = await self.m.graph.aget_state(config)
+        if not snapshot.values and not snapshot.next:
+            return _initial_input(run)
+        answers = await recorded_answers(self.m, run.id, {i.id for i in snapshot.interrupts})
+        answers.update(resume or {})
+        return Command(resume=answers) if answers else None
+
+    async def _stream(self, ex: Execution, graph_input: Any, config: RunnableConfig) -> None:
+        attempts = await self.m.store.step_attempts(ex.run_id)
+        tracker = StepTracker(ex.run_id, attempts, self.m.hub.emit, self.m.metrics)
+        ex.tracker = tracker
+        stream = self.m.graph.astream(
+            graph_input,
+            config,
+            context=self.m.context,
+            stream_mode="tasks",
+            subgraphs=True,
+            durability="sync",
+            control=ex.control,
+            version="v1",
+        )
+        async for part in stream:
+            namespace, chunk = cast(tuple[tuple[str, ...], dict[str, Any]], part)
+            step = tracker.current_step
+            await tracker.on_chunk(namespace, chunk)
+            if tracker.current_step != step:
+                await self.m.store.update(ex.run_id, current_step=tracker.current_step)
+
+    async def _settle(self, run_id: str) -> bool:
+        """After the graph stopped: waiting for a human, finished, or stopped early.
+
+        Returns True when a pending decision was already answered (while the graph ran):
+        then the run goes on at once instead of waiting.
+        """
+        snapshot = await self.m.graph.aget_state(thread_config(run_id))
+        if snapshot.interrupts:
+            run = await self.m.get(run_id)
+            known = {p.interrupt_id for p in run.pending} | await self._requested(run_id)
+            pending = [pending_from(i.id, i.value) for i in snapshot.interrupts]
+            await self.m.set_status(
+                run_id,
+                "waiting_for_approval",
+                reason=", ".join(p.kind for p in pending),
+                pending=pending,
+            )
+            for p in pending:
+                if p.interrupt_id not in known:
+                    await self.m.hub.emit(
+                        run_id,
+                        "decision.requested",
+                        {"kind": p.kind, "choices": p.choices, "interrupt_id": p.interrupt_id},
+                    )
+            # read the log only after "waiting" is written (see decisions.decide)
+            answered = await recorded_answers(self.m, run_id, {p.interrupt_id for p in pending})
+            if not answered:
+                return False
+            rest = [p for p in pending if p.interrupt_id not in answered]
+            await self.m.set_status(run_id, "queued", reason="answered meanwhile", pending=rest)
+            await self.m.set_status(run_id, "running", reason="executing")
+            return True
+        values = snapshot.values
+        outcome = values.get("outcome")
+        if snapshot.next or outcome not in _OUTCOME_STATUS:
+            await self.m.set_status(
+                run_id,
+                "failed",
+                reason="stopped",
+                error="the run stopped before it finished; resume to continue",
+            )
+            return False
+        reason = values.get("outcome_reason") or outcome
+        await self.m.set_status(
+            run_id,
+            _OUTCOME_STATUS[outcome],
+            reason=reason,
+            outcome=outcome,
+            finished_at=time.time(),
+            pending=[],
+            current_step=values.get("current_step"),
+            error=values.get("outcome_reason") if outcome == "failed" else None,
+            detail=values.get("outcome_detail") or {},
+        )
+        await self.m.hub.emit(
+            run_id,
+            "run.finished",
+            {"outcome": outcome, "reason": reason, "detail": values.get("outcome_detail") or {}},
+        )
+        return False
+
+    async def _requested(self, run_id: str) -> set[str]:
+        """Interrupt ids whose `decision.requested` is already in the log."""
+        events = await self.m.store.events(run_id, limit=1_000_000, types={"decision.requested"})
+        return {str(e.data.get("interrupt_id")) for e in events}
+
+
+def _initial_input(run: RunRecord) -> dict[str, Any]:
+    request = RunRequest.model_validate(run.request)
+    return {
+        "workflow_id": run.id,
+        "started_by": run.actor,
+        "fix_version": request.fix_version,
+        "repositories": request.repositories,
+        "release_type": request.release_type,
+        "sprint_name": request.sprint_name,
+        "dry_run": request.dry_run,
+        "policy": request.policy.model_dump(),
+    }

@@ -1,0 +1,91 @@
+"""The SQLite schema of the run store: numbered migrations recorded in `PRAGMA user_version`.
+
+An older data directory is brought up to date when the store opens. Every connection uses
+WAL (readers never wait for the writer), `synchronous=NORMAL` (a commit survives a process
+crash; the last ones may be lost on a power cut, which the checkpoints tolerate) and a busy
+timeout.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+__all__ = ["MIGRATIONS", "Db", "connect", "migrate"]
+
+Db = sqlite3.Connection
+
+MIGRATIONS: list[str] = [
+    """
+    CREATE TABLE IF NOT EXISTS runs (
+        id TEXT PRIMARY KEY,
+        status TEXT NOT NULL,
+        fix_version TEXT NOT NULL,
+        release_type TEXT NOT NULL,
+        repositories TEXT NOT NULL,
+        sprint_name TEXT,
+        dry_run INTEGER NOT NULL DEFAULT 0,
+        actor TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        finished_at REAL,
+        current_step TEXT,
+        error TEXT,
+        outcome TEXT,
+        pending TEXT NOT NULL DEFAULT '[]',
+        request TEXT NOT NULL DEFAULT '{}',
+        idempotency_key TEXT UNIQUE
+    );
+    CREATE INDEX IF NOT EXISTS runs_status ON runs (status);
+    CREATE TABLE IF NOT EXISTS events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        run_id TEXT NOT NULL,
+        at REAL NOT NULL,
+        type TEXT NOT NULL,
+        step TEXT,
+        repo TEXT,
+        actor TEXT,
+        data TEXT NOT NULL DEFAULT '{}'
+    );
+    CREATE INDEX IF NOT EXISTS events_run ON events (run_id, id);
+    """,
+    """
+    ALTER TABLE runs ADD COLUMN blocked TEXT;
+    ALTER TABLE runs ADD COLUMN detail TEXT NOT NULL DEFAULT '{}';
+    ALTER TABLE runs ADD COLUMN policy_hash TEXT;
+    ALTER TABLE runs ADD COLUMN tickets TEXT NOT NULL DEFAULT '[]';
+    CREATE INDEX IF NOT EXISTS runs_created ON runs (created_at);
+    CREATE INDEX IF NOT EXISTS runs_version ON runs (fix_version, created_at);
+    """,
+]
+
+
+def connect(path: Path) -> Db:
+    """A connection as the store uses it (WAL, NORMAL sync, busy timeout)."""
+    db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")
+    db.execute("PRAGMA busy_timeout=5000")
+    return db
+
+
+def migrate(db: Db) -> None:
+    """Apply the migrations this database has not had yet."""
+    current = int(db.execute("PRAGMA user_version").fetchone()[0])
+    if (
+        current == 0
+        and db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='runs'").fetchone()
+    ):
+        current = 1  # a data directory from before versioning: it has the first schema
+    for version, script in enumerate(MIGRATIONS, start=1):
+        if version <= current:
+            continue
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in filter(str.strip, script.split(";")):
+                db.execute(statement)
+            db.execute(f"PRAGMA user_version={version}")
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
