@@ -319,3 +319,33 @@ def test_missing_env_file_is_an_error_not_a_silent_default(tmp_path: Path) -> No
         load_policy(cwd=tmp_path, env={"ENIGMA_POLICY": "missing.toml"})
     assert "cannot read the policy file: No such file or directory" in str(caught.value)
     assert str(tmp_path / "missing.toml") in str(caught.value)
+
+
+def test_tracker_and_notes_templates_are_checked(write_policy: WritePolicy) -> None:
+    path = write_policy(
+        """\
+        [tracker]
+        comment = "Shipped in {release}"
+        version_name = "payments"
+
+        [notes]
+        title = "{project} notes"
+        """
+    )
+    assert problems_of(path) == [
+        "enigma.toml:2: tracker.comment: unknown placeholder {release}; "
+        "this template may use {links}, {version}",
+        "enigma.toml:3: tracker.version_name: the template must contain {version}",
+        "enigma.toml:6: notes.title: the template must contain {version}",
+    ]
+    sections = write_policy(
+        """        [notes]
+        sections = [
+          { title = "Features", types = ["Story", "Epic"] },
+          { title = "Big things", types = ["Epic"] },
+        ]
+        """
+    )
+    assert problems_of(sections) == [
+        "enigma.toml:1: notes: issue type 'Epic' is in two sections: 'Features' and 'Big things'"
+    ]
