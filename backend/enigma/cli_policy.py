@@ -21,7 +21,11 @@ from enigma.policy import (
 )
 from enigma.policy.text import check_repository_name
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Check and show the release policy (enigma.toml), or print an example.",
+)
 
 FileArg = Annotated[
     Path | None,
