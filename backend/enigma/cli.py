@@ -16,9 +16,11 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 
+from enigma.cli_policy import app as policy_app
 from enigma.settings import Settings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+app.add_typer(policy_app, name="policy")
 console = Console(stderr=True)
 
 
