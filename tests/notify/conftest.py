@@ -1,0 +1,56 @@
+"""Fixtures for the notification tests: sample events."""
+
+from __future__ import annotations
+
+import pytest
+
+from enigma.notify.message import (
+    Notification,
+    Outcome,
+    RunRef,
+    decision_requested,
+    pending_decision,
+    run_finished,
+)
+
+BASE_URL = "http://enigma.test:8400"
+RUN = RunRef(
+    run_id="run-42",
+    fix_version="2.4.0",
+    release_type="minor",
+    repositories=["acme/payments-api", "acme/web", "acme/ledger", "acme/auth"],
+)
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def approval(event_id: str = "evt-1", at: float = 1_772_357_400.0) -> Notification:
+    """A release-approval request with a deadline."""
+    decision = pending_decision(
+        "release_approval",
+        "Release 2.4.0 to 4 repositories (9 tickets, ENG-106 left out)",
+        ["approve", "reject"],
+        roles=["approver", "admin"],
+        required=2,
+        deadline=at + 3600,
+        on_expiry="reject",
+    )
+    return decision_requested(event_id, at, RUN, decision, base_url=BASE_URL)
+
+
+def finished(event_id: str = "evt-2") -> Notification:
+    """A partial release with pull requests and notes."""
+    outcome = Outcome(
+        status="partial",
+        reason="acme/auth skipped after a merge conflict <ENG-106> & a failed check",
+        pull_requests={
+            "acme/payments-api": "https://github.test/acme/payments-api/pull/7",
+            "acme/web": "https://github.test/acme/web/pull/3",
+        },
+        notes_url="https://wiki.test/notes/2.4.0",
+        left_out=["ENG-106", "acme/auth"],
+    )
+    return run_finished(event_id, 1_772_361_000.0, RUN, outcome, base_url=BASE_URL)
