@@ -1,6 +1,8 @@
-"""Fixtures for the notification tests: sample events."""
+"""Fixtures for the notification tests: receivers on free loopback ports, sample events."""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
 
 import pytest
 
@@ -12,7 +14,9 @@ from enigma.notify.message import (
     pending_decision,
     run_finished,
 )
+from tests.notify.receivers import HttpReceiver, SmtpRecorder, start_smtp
 
+SECRET = "whsec-test-7f3a9c"
 BASE_URL = "http://enigma.test:8400"
 RUN = RunRef(
     run_id="run-42",
@@ -25,6 +29,23 @@ RUN = RunRef(
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+@pytest.fixture
+def receiver() -> Iterator[HttpReceiver]:
+    """A webhook and Slack receiver that checks signatures with `SECRET`."""
+    server = HttpReceiver(secret=SECRET).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[SmtpRecorder, int]]:
+    """A plain SMTP server (no TLS, no login): its recorder and port."""
+    recorder = SmtpRecorder()
+    controller = start_smtp(recorder)
+    yield recorder, controller.port
+    controller.stop()
 
 
 def approval(event_id: str = "evt-1", at: float = 1_772_357_400.0) -> Notification:
