@@ -14,6 +14,7 @@ from enigma.notify.message import (
     pending_decision,
     run_finished,
 )
+from enigma.notify.sender import RetryPolicy
 from tests.notify.receivers import HttpReceiver, SmtpRecorder, start_smtp
 
 SECRET = "whsec-test-7f3a9c"
@@ -24,6 +25,8 @@ RUN = RunRef(
     release_type="minor",
     repositories=["acme/payments-api", "acme/web", "acme/ledger", "acme/auth"],
 )
+FAST = RetryPolicy(max_attempts=50, backoff=0.02, backoff_cap=0.1)
+"""Small backoff so retry tests take milliseconds."""
 
 
 @pytest.fixture
