@@ -9,6 +9,7 @@ by an environment variable (`*_env`), so a policy file can be committed without 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
@@ -20,6 +21,7 @@ __all__ = [
     "EventType",
     "SlackChannel",
     "WebhookChannel",
+    "channels_from_environment",
     "resolve_secret",
 ]
 
@@ -122,3 +124,18 @@ class EmailChannel(_Channel):
 
 ChannelConfig = Annotated[WebhookChannel | SlackChannel | EmailChannel, Field(discriminator="type")]
 """Any one channel, told apart by its `type`."""
+
+
+def channels_from_environment(env: Mapping[str, str]) -> list[ChannelConfig]:
+    """The channels the environment describes: today one webhook for every event type.
+
+    `ENIGMA_WEBHOOK_URL` (with `ENIGMA_WEBHOOK_SECRET` to sign) gives a channel named
+    "webhook". A secret without a URL is a mistake worth stopping for, not a silent no-op.
+    """
+    url = env.get("ENIGMA_WEBHOOK_URL", "").strip()
+    secret = env.get("ENIGMA_WEBHOOK_SECRET", "")
+    if not url:
+        if secret:
+            raise ValueError("ENIGMA_WEBHOOK_SECRET is set but ENIGMA_WEBHOOK_URL is not")
+        return []
+    return [WebhookChannel(name="webhook", url=url, secret=SecretStr(secret) if secret else None)]
