@@ -90,6 +90,7 @@ def test_release_from_form_to_succeeded(page: Any, server: Server, artifacts: Pa
     expect(conflict).to_contain_text(CONFLICTING)
     expect(conflict).to_contain_text("config/limits.toml")
     # It names the branch it collides with (the plan's prediction, until the payload says).
+    expect(conflict.locator("h2")).to_be_focused()
     expect(conflict.locator("[data-conflicts-with]")).to_contain_text(CONFLICTS_WITH)
     expect(conflict.locator('button[data-action="reject"]')).to_have_text("Abort the release")
     expect(conflict.locator(".what-to-do")).to_contain_text("then the run ends failed")
@@ -224,3 +225,31 @@ def test_release_notes_html_is_sanitized(page: Any, server: Server) -> None:
         '<p>Hi <a>bad</a> <a href="https://example.org/x" target="_blank" '
         'rel="noopener noreferrer nofollow">ok</a><b>bold</b></p>'
     )
+
+
+def test_a_new_decision_leaves_focus_where_the_reader_types(page: Any, server: Server) -> None:
+    page.goto(f"{server.url}/ui/")
+    focus = page.evaluate(
+        """async () => {
+            const { drawAttention } = await import('/ui/views/attention.js');
+            const root = document.getElementById('app');
+            const panel = () => {
+                const section = document.createElement('section');
+                const heading = document.createElement('h2');
+                heading.tabIndex = -1;
+                section.append(heading);
+                document.body.append(section);
+                return section;
+            };
+            const box = document.createElement('textarea');
+            document.body.append(box);
+            box.focus();
+            drawAttention(panel(), root);
+            const typing = document.activeElement === box;
+            box.blur();
+            const next = panel();
+            drawAttention(next, root);
+            return {typing, idle: document.activeElement === next.firstChild};
+        }"""
+    )
+    assert focus == {"typing": True, "idle": True}

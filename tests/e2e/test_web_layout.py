@@ -102,6 +102,7 @@ def test_phone_pages_do_not_scroll_sideways(
         }"""
     )
     assert shown, "the waiting step is scrolled out of the graph's box"
+    assert axe_violations(phone) == [], "run page on a phone"
     shoot(phone, artifacts, "phone-run-page-plan")
 
 
@@ -116,6 +117,66 @@ def test_axe_finds_nothing_serious(page: Any, server: Server, waiting_run: str) 
     expect(page.locator('[data-decision="plan_approval"]')).to_be_visible(timeout=60_000)
     expect(page.locator("#event-log li[data-event]").first).to_be_visible()
     assert axe_violations(page) == [], "run page with the plan open"
+
+
+def test_panels_use_what_the_payload_says(page: Any, server: Server, waiting_run: str) -> None:
+    # The run as a newer API would send it: a conflict naming its branch and a compare link,
+    # and a transient error. The page is fed that run; everything else is the real server.
+    compare = "https://github.example/acme/payments-api/compare/release/2.4.0...feature/x"
+
+    def doctored(route: Any) -> None:
+        response = route.fetch()
+        run = response.json()
+        run["status"] = "waiting_for_approval"
+        run["pending"] = [
+            {
+                "interrupt_id": "c1",
+                "kind": "conflict",
+                "choices": ["skip", "abort"],
+                "payload": {
+                    "repo": "payments-api",
+                    "branch": "feature/ENG-106-burst-limiter",
+                    "ticket": "ENG-106",
+                    "files": ["config/limits.toml"],
+                    "conflicts_with": ["feature/ENG-999-other"],
+                    "compare_url": compare,
+                },
+            },
+            {
+                "interrupt_id": "e1",
+                "kind": "error",
+                "choices": ["retry", "skip", "abort"],
+                "payload": {
+                    "error": {
+                        "step": "open_pull_request",
+                        "repo": "web-app",
+                        "kind": "TransientError",
+                        "message": "github: service unavailable (HTTP 503)",
+                        "transient": True,
+                        "attempt": 3,
+                        "choices": ["retry", "skip", "abort"],
+                    }
+                },
+            },
+        ]
+        route.fulfill(response=response, json=run)
+
+    page.route(f"**/api/runs/{waiting_run}", doctored)
+    sign_in(page, server)
+    page.goto(f"{server.url}/ui/#/runs/{waiting_run}")
+    expect(page.locator("#run-status")).to_have_text("error to decide, conflict to decide")
+    expect(page.locator("#announce")).to_have_text(
+        "Decision needed: Step failed: open pull request in web-app; Merge conflict in payments-api"
+    )
+    conflict = page.locator('[data-decision="conflict"]')
+    expect(conflict.locator("[data-conflicts-with]")).to_contain_text(
+        "It conflicts with feature/ENG-999-other."
+    )
+    expect(conflict.locator("a[data-compare]")).to_have_attribute("href", compare)
+    error = page.locator('[data-decision="error"]')
+    expect(error.locator('[data-transient="true"]')).to_contain_text("retrying is likely to work")
+    expect(error.locator("button[data-action]").first).to_have_attribute("data-action", "retry")
+    expect(error.locator("button[data-action]").first).to_have_class("btn primary")
 
 
 def test_runs_list_filters_by_version_and_search(

@@ -36,13 +36,23 @@ def four_eyes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 @pytest.fixture
 def as_user(browser: Any) -> Iterator[Any]:
-    """Open a signed-in page for a token: `as_user(server, token)`; each has its own storage."""
+    """A signed-in page per `as_user(server, token)`, each with its own storage.
+
+    `config` adds fields to GET /api/config's answer, as a newer API would send them.
+    """
     contexts: list[Any] = []
     errors: list[str] = []
 
-    def open_page(server: Server, token: str) -> Any:
+    def open_page(server: Server, token: str, config: dict[str, Any] | None = None) -> Any:
         context = browser.new_context(viewport=LAPTOP)
         contexts.append(context)
+        if config:
+
+            def more_config(route: Any) -> None:
+                response = route.fetch()
+                route.fulfill(response=response, json={**response.json(), **config})
+
+            context.route("**/api/config", more_config)
         page = context.new_page()
         page.set_default_timeout(30_000)
         page.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -103,6 +113,12 @@ def test_four_eyes_roles_pause_and_cancel(as_user: Any, four_eyes: Server, artif
         " < document.querySelector('.plan-repo').getBoundingClientRect().top"
     )
     shoot(alice, artifacts, "roles-01-four-eyes-starter")
+
+    # When GET /api/config says `four_eyes`, the starter knows before trying.
+    told = as_user(four_eyes, "t-alice", {"four_eyes": True})
+    told.goto(f"{four_eyes.url}/ui/#/runs/{run_id}")
+    expect(told.locator("[data-decision] [data-four-eyes]")).to_be_visible(timeout=60_000)
+    expect(told.locator('[data-decision] button[data-action="approve"]')).to_be_disabled()
 
     # A release manager without the approver role: told who is awaited, offered only amend.
     rita = as_user(four_eyes, "t-rita")
