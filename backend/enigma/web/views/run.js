@@ -98,7 +98,7 @@ export function runView(root, ctx, runId) {
   function render() {
     const state = detail.state || {};
     const steps = settle(detail.steps || [], detail);
-    document.title = `${run.fix_version} · ${run.status.replaceAll("_", " ")} · Enigma`;
+    document.title = `${run.fix_version} · ${statusText(run)} · Enigma`;
     const pending = sortPending(run.pending);
     const pausing = facts.pausing && run.status === "running";
     put("head", JSON.stringify([run.status, run.current_step, run.finished_at, statusText(run), pending.map(pendingWhere), pausing]), () => [
@@ -127,7 +127,8 @@ export function runView(root, ctx, runId) {
     const fresh = pending.filter((p) => !seen.has(p.interrupt_id));
     for (const p of pending) seen.add(p.interrupt_id);
     if (fresh.length) {
-      announce(`Decision needed: ${fresh.map((p) => slots.decisions.querySelector(`[data-interrupt="${p.interrupt_id}"]  .decision-title`)?.textContent || pendingWhere(p)).join("; ")}`);
+      const titleOf = (p) => slots.decisions.querySelector(`[data-interrupt="${p.interrupt_id}"] .decision-title`)?.textContent || pendingWhere(p);
+      announce(`Decision needed: ${fresh.map(titleOf).join("; ")}`);
       drawAttention(slots.decisions.querySelector(`[data-interrupt="${fresh[0].interrupt_id}"]`), root);
     }
     if (put("graph", JSON.stringify([steps, run.status]), () => renderGraph(graphCache, run, steps))) showActive(slots.graph);

@@ -39,7 +39,7 @@ function row(run) {
     h("td", {}, h("ul", { class: "chips" }, run.repositories.map((r) => h("li", {}, r)))),
     h("td", {}, run.actor),
     h("td", {}, h("time", { datetime: new Date(run.created_at * 1000).toISOString(), title: when(run.created_at), "data-age": run.created_at }, age(run.created_at))),
-    h("td", { class: "num nowrap" }, h("span", { "data-duration": run.finished_at ? "" : run.created_at }, duration(runDuration(run)))),
+    h("td", { class: "nowrap tabular" }, h("span", { "data-duration": run.finished_at ? "" : run.created_at }, duration(runDuration(run)))),
     h("td", { class: "small" }, now(run)));
 }
 
