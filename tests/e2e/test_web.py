@@ -1,4 +1,7 @@
-"""The web page in a real browser: a release from the form to "succeeded", and a viewer."""
+"""The web page in a real browser: a release from the form to "succeeded", and a viewer.
+
+Each step of the release is photographed at 1440 px and at 390 px (tests/artifacts/).
+"""
 
 from __future__ import annotations
 
@@ -10,26 +13,23 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import Server
+from tests.e2e.conftest import Server, shoot
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 CONFLICTING = "feature/ENG-106-burst-limiter"
+CONFLICTS_WITH = "feature/ENG-105-partner-rate-limit"
 
 
-def sign_in(page: Any, server: Server, token: str) -> None:
+def sign_in(page: Any, server: Server, token: str, artifacts: Path | None = None) -> None:
     """Open / (redirected to the page) and enter the token on the sign-in form."""
     page.goto(f"{server.url}/")
     expect(page.get_by_role("heading", name="Sign in to Enigma")).to_be_visible()
+    if artifacts is not None:
+        shoot(page, artifacts, "release-01-sign-in")
     page.get_by_label("API token").fill(token)
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("heading", name="Release runs")).to_be_visible()
-
-
-def shoot(page: Any, path: Path) -> None:
-    """A full-page screenshot from the top (so the sticky header sits where it belongs)."""
-    page.evaluate("window.scrollTo(0, 0)")
-    page.screenshot(path=str(path), full_page=True)
 
 
 def node(page: Any, node_id: str) -> Any:
@@ -38,7 +38,7 @@ def node(page: Any, node_id: str) -> Any:
 
 
 def test_release_from_form_to_succeeded(page: Any, server: Server, artifacts: Path) -> None:
-    sign_in(page, server, "t-alice")
+    sign_in(page, server, "t-alice", artifacts)
     page.get_by_role("link", name="New run").click()
 
     # The form offers what the configuration and Jira know; the API's 422 shows inline.
@@ -51,6 +51,7 @@ def test_release_from_form_to_succeeded(page: Any, server: Server, artifacts: Pa
     expect(page.locator("#fix_version-error")).to_contain_text("is not a version like 2.4.0")
     page.locator('button[data-version="2.4.0"]').click()
     expect(page.get_by_label("Fix version")).to_have_value("2.4.0")
+    shoot(page, artifacts, "release-02-new-run")
     page.get_by_role("button", name="Start run").click()
 
     # The run page: the plan waits on top, with the predicted conflict and the gaps.
@@ -65,12 +66,17 @@ def test_release_from_form_to_succeeded(page: Any, server: Server, artifacts: Pa
     expect(plan.locator("#branches-without-ticket")).to_contain_text(
         "payments-api:feature/cache-warmup"
     )
-    expect(page.locator("#run-status")).to_contain_text("waiting for approval")
+    # The badge and the header say which decision waits; a screen reader hears it, and the
+    # keyboard lands on it.
+    expect(page.locator("#run-status")).to_have_text("waiting for plan approval")
+    expect(page.locator("#run-waiting")).to_have_text("waiting on plan approval")
+    expect(page.locator("#announce")).to_have_text("Decision needed: Approve the release plan")
+    expect(plan.locator("h2")).to_be_focused()
     expect(node(page, "approve_plan")).to_have_attribute("data-status", "waiting")
     expect(node(page, "release_repository:create_release_branch")).to_have_attribute(
         "data-status", "pending"
     )
-    shoot(page, artifacts / "run-page-plan.png")
+    shoot(page, artifacts, "release-03-plan")
 
     plan.get_by_label("Comment").fill("plan looks right")
     plan.locator('button[data-action="approve"]').click()
@@ -83,14 +89,29 @@ def test_release_from_form_to_succeeded(page: Any, server: Server, artifacts: Pa
     expect(conflict).to_be_visible(timeout=60_000)
     expect(conflict).to_contain_text(CONFLICTING)
     expect(conflict).to_contain_text("config/limits.toml")
+    # It names the branch it collides with (the plan's prediction, until the payload says).
+    expect(conflict.locator("h2")).to_be_focused()
+    expect(conflict.locator("[data-conflicts-with]")).to_contain_text(CONFLICTS_WITH)
+    expect(conflict.locator('button[data-action="reject"]')).to_have_text("Abort the release")
+    expect(conflict.locator(".what-to-do")).to_contain_text("then the run ends failed")
+    # While it waits, the header says what for, not the step that ran last.
+    expect(page.locator("#run-status")).to_have_text("conflict to decide")
+    expect(page.locator("#run-waiting")).to_contain_text("conflict in payments-api")
+    expect(page.locator("#run-at")).to_have_count(0)
+    expect(page.locator("#announce")).to_have_text(
+        "Decision needed: Merge conflict in payments-api"
+    )
     merge_row = page.locator(f'.repo[data-repo="payments-api"] tr[data-merge="{CONFLICTING}"]')
     expect(merge_row).to_have_attribute("data-outcome", "conflict")
     expect(merge_row).to_have_class(re.compile("row-conflict"))
+    shoot(page, artifacts, "release-04-conflict")
     conflict.locator('button[data-action="skip"]').click()
 
     release = page.locator('[data-decision="release_approval"]')
     expect(release).to_be_visible(timeout=60_000)
     expect(release).to_contain_text("Left out of this release")
+    expect(page.locator("#run-status")).to_have_text("waiting for release approval")
+    shoot(page, artifacts, "release-05-release-approval")
     release.locator('button[data-action="approve"]').click()
 
     expect(page.locator('#run-status [data-status="succeeded"]')).to_be_visible(timeout=60_000)
@@ -101,13 +122,15 @@ def test_release_from_form_to_succeeded(page: Any, server: Server, artifacts: Pa
     expect(page.locator('#notes-body a[href*="/jira/browse/ENG-101"]')).to_have_count(1)
     expect(page.locator("#notes-body script, #notes-body [onclick]")).to_have_count(0)
     expect(page.locator("[data-decision]")).to_have_count(0)
+    # Each of the three decisions says how long it waited for a human.
+    expect(page.locator("#approvals li [data-waited]")).to_have_count(3)
 
     links = page.locator(".repo a[data-pr]")
     expect(links).to_have_count(3)
     hrefs = [links.nth(i).get_attribute("href") for i in range(3)]
     assert all(re.search(r"/github/acme/[\w-]+/pull/1$", h or "") for h in hrefs), hrefs
     assert all(links.nth(i).get_attribute("target") == "_blank" for i in range(3))
-    shoot(page, artifacts / "run-page.png")
+    shoot(page, artifacts, "release-06-succeeded")
 
     # The links work: each pull request page answers, and opens from the page in a new tab.
     statuses = {href: httpx.get(href, timeout=10).status_code for href in hrefs if href}
@@ -124,7 +147,8 @@ def test_release_from_form_to_succeeded(page: Any, server: Server, artifacts: Pa
     row = page.locator("table.runs tbody tr").first
     expect(row).to_contain_text("succeeded")
     expect(row).to_contain_text("alice")
-    shoot(page, artifacts / "runs-list.png")
+    expect(row.locator("[data-duration]")).to_have_text(re.compile(r"^(\d+m )?\d+s$"))
+    shoot(page, artifacts, "release-07-runs-list")
 
 
 def test_viewer_sees_no_controls_and_cannot_start(
@@ -146,7 +170,7 @@ def test_viewer_sees_no_controls_and_cannot_start(
         row = page.locator(f'tr[data-run="{run_id}"]')
         expect(row).to_contain_text("Needs plan approval", timeout=60_000)
         expect(page.locator("button[data-action]")).to_have_count(0)
-        shoot(page, artifacts / "viewer-runs-list.png")
+        shoot(page, artifacts, "viewer-01-runs-list")
 
         page.goto(f"{server.url}/ui/#/new")
         expect(page.locator("#not-allowed")).to_contain_text("may not start runs")
@@ -172,7 +196,7 @@ def test_viewer_sees_no_controls_and_cannot_start(
         ).to_have_count(0)
         expect(page.locator("#run-head button")).to_have_count(0)
         expect(node(page, "approve_plan")).to_have_attribute("data-status", "waiting")
-        shoot(page, artifacts / "viewer-run-page.png")
+        shoot(page, artifacts, "viewer-02-run-page")
     finally:
         with server.client("t-alice") as alice:
             alice.post(f"/api/runs/{run_id}/cancel")
@@ -201,3 +225,31 @@ def test_release_notes_html_is_sanitized(page: Any, server: Server) -> None:
         '<p>Hi <a>bad</a> <a href="https://example.org/x" target="_blank" '
         'rel="noopener noreferrer nofollow">ok</a><b>bold</b></p>'
     )
+
+
+def test_a_new_decision_leaves_focus_where_the_reader_types(page: Any, server: Server) -> None:
+    page.goto(f"{server.url}/ui/")
+    focus = page.evaluate(
+        """async () => {
+            const { drawAttention } = await import('/ui/views/attention.js');
+            const root = document.getElementById('app');
+            const panel = () => {
+                const section = document.createElement('section');
+                const heading = document.createElement('h2');
+                heading.tabIndex = -1;
+                section.append(heading);
+                document.body.append(section);
+                return section;
+            };
+            const box = document.createElement('textarea');
+            document.body.append(box);
+            box.focus();
+            drawAttention(panel(), root);
+            const typing = document.activeElement === box;
+            box.blur();
+            const next = panel();
+            drawAttention(next, root);
+            return {typing, idle: document.activeElement === next.firstChild};
+        }"""
+    )
+    assert focus == {"typing": True, "idle": True}

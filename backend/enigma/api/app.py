@@ -24,6 +24,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from enigma.api.auth import TokenBook
+from enigma.api.docs import mount_docs
 from enigma.api.routes import router
 from enigma.bootstrap import Runtime, open_runtime
 from enigma.context import Context
@@ -149,6 +150,8 @@ def create_app(
         version="0.1.0",
         summary="Release orchestration: Jira tickets to released versions, as a durable workflow.",
         lifespan=lifespan,
+        docs_url=None,  # served offline by mount_docs (docs.py)
+        redoc_url=None,
     )
     app.state.ready = False
 
@@ -185,6 +188,7 @@ def create_app(
         )
 
     app.include_router(router)
+    mount_docs(app)
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, str]:

@@ -36,14 +36,10 @@ export function replace(el, ...children) {
   return append(el, children);
 }
 
-const STATUS_TEXT = {
-  waiting_for_approval: "waiting for approval",
-};
-
-/** A coloured pill for a run, step or outcome status. */
-export function badge(status, extra = "") {
-  const text = STATUS_TEXT[status] || String(status || "unknown").replaceAll("_", " ");
-  return h("span", { class: `badge badge-${status || "unknown"} ${extra}`.trim(), "data-status": status }, text);
+/** A coloured pill for a run, step or outcome status; `text` overrides the status's words. */
+export function badge(status, extra = "", text = null) {
+  const words = text || String(status || "unknown").replaceAll("_", " ");
+  return h("span", { class: `badge badge-${status || "unknown"} ${extra}`.trim(), "data-status": status }, words);
 }
 
 /** "3 min ago" style age of a unix timestamp (seconds). */
@@ -114,4 +110,19 @@ export function section(title, body, { id, actions = null, cls = "" } = {}) {
 /** A small "nothing here" paragraph. */
 export function empty(text) {
   return h("p", { class: "muted empty" }, text);
+}
+
+/**
+ * Let a table become stacked cards on narrow screens (styles.css, `.stack`): each cell is
+ * given its column's name, shown before the value when the header row is hidden.
+ */
+export function stackable(table) {
+  const names = [...table.querySelectorAll("thead th")].map((th) => th.textContent);
+  for (const row of table.querySelectorAll("tbody tr")) {
+    [...row.children].forEach((cell, i) => {
+      if (names[i] && !cell.hasAttribute("colspan")) cell.dataset.label = names[i];
+    });
+  }
+  table.classList.add("stack");
+  return table;
 }

@@ -1,176 +1,209 @@
 // The pending decision on top of the run page: plan, conflict, release or error.
+//
+// The panel says first whether the reader may decide (four-eyes, missing approver role,
+// viewer), then what happened, then one button per choice they may use, each explained by
+// the same words as its label (wording.js).
 
 import { api, may } from "../api.js";
 import { badge, extLink, h } from "../dom.js";
+import { ACTIONS, PENDING, REPO_ERROR } from "../wording.js";
+import { planSummary, planTables, predictedConflicts } from "./plan_view.js";
 
-const ORDER = { error: 0, conflict: 1, plan_approval: 2, release_approval: 3 };
+export { sortPending } from "../wording.js";
 
-/** Pending decisions, the most urgent (errors) first. */
-export function sortPending(pending) {
-  return [...pending].sort((a, b) => (ORDER[a.kind] ?? 9) - (ORDER[b.kind] ?? 9));
+// Runs whose starter the server refused as approver (403, four-eyes): learnt when GET
+// /api/config does not say `four_eyes`, so the panel is right from then on.
+const fourEyesRuns = new Set();
+// The decision whose panel is rebuilt because of that refusal: the reader is taken back to
+// its top, where the refusal is now explained, rather than left at the buttons below.
+let refocus = null;
+
+/** Whether the four-eyes rule keeps this reader from approving this run (as far as we know). */
+export function fourEyesBlocks(run, config) {
+  return run.actor === config.user && (config.four_eyes === true || fourEyesRuns.has(run.id));
 }
 
-function planTables(plan, tickets, canAmend, onTick) {
-  const ticketInfo = new Map((tickets || []).map((t) => [t.key, t]));
-  const tick = (kind, value, text) => canAmend
-    ? h("label", { class: "tick" }, h("input", { type: "checkbox", "data-exclude": kind, value, onchange: onTick }), h("span", { class: "sr-only" }, `Exclude ${text}`))
-    : null;
-  const repos = plan.repositories.map((repo) => h("div", { class: "plan-repo" },
-    h("div", { class: "plan-repo-head" },
-      h("h4", { class: "mono" }, repo.repo),
-      h("span", { class: "muted small" }, `${repo.release_branch} from ${repo.base_ref} → ${repo.target_branch}`),
-      canAmend ? h("label", { class: "check small" }, h("input", { type: "checkbox", "data-exclude": "repositories", value: repo.repo, onchange: onTick }), "Leave this repository out") : null),
-    h("table", { class: "plan-table" },
-      h("thead", {}, h("tr", {}, canAmend ? h("th", { scope: "col", class: "narrow-col" }, "Exclude") : null,
-        ["Branch", "Ticket", "Files", "Prediction"].map((t) => h("th", { scope: "col" }, t)))),
-      h("tbody", {}, repo.branches.length ? repo.branches.map((b) => h("tr", { class: b.predicted === "conflict" ? "row-conflict" : "", "data-branch": `${repo.repo}:${b.branch}` },
-        canAmend ? h("td", {}, tick("branches", `${repo.repo}:${b.branch}`, b.branch)) : null,
-        h("td", { class: "mono" }, b.branch),
-        h("td", {}, b.ticket, ticketInfo.get(b.ticket) ? h("div", { class: "muted small" }, ticketInfo.get(b.ticket).summary) : null),
-        h("td", { class: "mono small" }, b.files.join(", ")),
-        h("td", {}, badge(b.predicted === "conflict" ? "conflict" : "clean"),
-          b.conflicts_with.length ? h("div", { class: "small" }, "with ", h("span", { class: "mono" }, b.conflicts_with.join(", "))) : null)))
-        : h("tr", {}, h("td", { colspan: 5, class: "muted" }, "No branches to merge."))))));
-  const orphans = h("div", { class: "plan-gaps" },
-    h("div", {}, h("h4", {}, "Tickets without a branch"),
-      plan.tickets_without_branch.length
-        ? h("ul", { class: "plain", id: "tickets-without-branch" }, plan.tickets_without_branch.map((key) => h("li", {},
-          canAmend ? h("label", { class: "check small" }, h("input", { type: "checkbox", "data-exclude": "tickets", value: key, onchange: onTick }), h("span", { class: "sr-only" }, `Exclude ${key}`)) : null,
-          h("strong", {}, key), " ", h("span", { class: "muted" }, ticketInfo.get(key)?.summary || ""))))
-        : h("p", { class: "muted" }, "Every ticket has a branch.")),
-    h("div", {}, h("h4", {}, "Branches without a ticket"),
-      plan.branches_without_ticket.length
-        ? h("ul", { class: "plain mono", id: "branches-without-ticket" }, plan.branches_without_ticket.map((b) => h("li", {}, b)))
-        : h("p", { class: "muted" }, "Every branch belongs to a ticket."),
-      h("p", { class: "help" }, "These are not merged; add the ticket to the fix version to include them.")));
-  const excluded = Object.entries(plan.excluded || {}).filter(([, v]) => v.length);
-  return [repos, orphans, excluded.length
-    ? h("p", { class: "muted small" }, "Already excluded: ", excluded.map(([k, v]) => `${k} ${v.join(", ")}`).join("; "))
-    : null];
-}
-
-function planSummary(plan) {
-  const branches = plan.repositories.reduce((n, r) => n + r.branches.length, 0);
-  const items = [
-    `${branches} branch${branches === 1 ? "" : "es"} to merge`,
-    `${plan.repositories.length} repositor${plan.repositories.length === 1 ? "y" : "ies"}`,
-    `${plan.tickets.length} tickets`,
-  ];
-  return h("ul", { class: "facts" }, items.map((t) => h("li", {}, t)),
-    h("li", { class: plan.predicted_conflicts.length ? "warn" : "" }, `${plan.predicted_conflicts.length} predicted conflict${plan.predicted_conflicts.length === 1 ? "" : "s"}`),
-    plan.tickets_without_branch.length ? h("li", { class: "warn" }, `${plan.tickets_without_branch.length} ticket(s) without branch`) : null,
-    plan.branches_without_ticket.length ? h("li", { class: "warn" }, `${plan.branches_without_ticket.length} branch(es) without ticket`) : null);
-}
-
-function body(p, run, state) {
+function conflictBody(p, state) {
   const d = p.payload;
-  if (p.kind === "plan_approval") return { title: "Approve the release plan", intro: [planSummary(d.plan)] };
-  if (p.kind === "release_approval") {
-    return {
-      title: "Approve the release",
-      intro: [
-        h("p", {}, `Approving merges the pull requests below into their target branches, tags v${run.fix_version} and marks the tickets done.`),
-        h("ul", { class: "plain" }, Object.entries(d.pull_requests || {}).map(([repo, pr]) => h("li", {},
-          h("span", { class: "mono" }, repo), " — ", extLink(pr.html_url, `pull request #${pr.number}`, { "data-pr": repo }), ` (${pr.head} → ${pr.base})`))),
-        d.release_notes ? h("p", {}, "Release notes: ", extLink(d.release_notes.url, d.release_notes.title)) : null,
-        (d.skipped || []).length ? h("div", { class: "notice" }, h("strong", {}, "Left out of this release"),
-          h("ul", { class: "plain" }, d.skipped.map((s) => h("li", {}, h("span", { class: "mono" }, `${s.repo}${s.branch ? ` ${s.branch}` : ""}`), ` — ${s.reason}`)))) : null,
-      ],
-    };
-  }
-  if (p.kind === "conflict") {
-    return {
-      title: `Merge conflict in ${d.repo}`,
-      intro: [
-        h("p", {}, h("span", { class: "mono" }, d.branch), d.ticket ? ` (${d.ticket})` : "", " does not merge cleanly into the release branch."),
-        h("p", {}, "Conflicting files: ", h("span", { class: "mono" }, (d.files || []).join(", ") || "unknown")),
-        h("ul", { class: "what-to-do" },
-          h("li", {}, h("strong", {}, "Skip branch"), ` — release without ${d.ticket || "this branch"}; it stays open for a later release.`),
-          h("li", {}, h("strong", {}, "Abort release"), " — stop this repository's release; nothing more is merged.")),
-      ],
-    };
-  }
-  const err = d.error || {};
-  const where = err.repo ? ` in ${err.repo}` : "";
+  // The payload names what the branch collided with; older servers do not, and then the
+  // plan's prediction for this branch is the best we know (and is said to be a prediction).
+  const actual = Array.isArray(d.conflicts_with) && d.conflicts_with.length ? d.conflicts_with : null;
+  const withs = actual || predictedConflicts(state.plan, d.repo, d.branch);
+  const planned = (state.plan?.repositories || []).find((r) => r.repo === d.repo)?.release_branch;
+  const name = (state.release_branches || {})[d.repo]?.name || planned;
+  const target = name ? h("span", { class: "mono" }, name) : "the release branch";
   return {
-    title: `Step failed: ${(err.step || "unknown").replaceAll("_", " ")}${where}`,
+    title: `Merge conflict in ${d.repo}`,
     intro: [
-      h("p", { class: "error-text" }, err.message || run.error || "The step failed."),
-      h("p", { class: "muted small" }, [err.kind || "Error", err.attempt ? `retried ${err.attempt} time${err.attempt === 1 ? "" : "s"}` : null,
-        err.transient ? "probably temporary" : "will not fix itself"].filter(Boolean).join(" · ")),
-      h("ul", { class: "what-to-do" },
-        p.choices.includes("retry") ? h("li", {}, h("strong", {}, "Retry"), " — run the step again once the cause is fixed (or if it was a hiccup).") : null,
-        p.choices.includes("skip") ? h("li", {}, h("strong", {}, "Skip"), err.repo ? ` — release without ${err.repo}.` : " — go on without this step.") : null,
-        p.choices.includes("abort") ? h("li", {}, h("strong", {}, "Abort"), " — end the run; nothing further changes.") : null),
+      h("p", {}, h("span", { class: "mono" }, d.branch), d.ticket ? ` (${d.ticket})` : "", " does not merge cleanly into ", target, "."),
+      withs.length || d.compare_url ? h("p", { "data-conflicts-with": withs.join(" ") },
+        withs.length ? [actual ? "It conflicts with " : "The plan predicted a conflict with ", h("span", { class: "mono" }, withs.join(", ")), ". "] : null,
+        d.compare_url ? extLink(d.compare_url, "Compare the branches", { "data-compare": "" }) : null) : null,
+      h("p", {}, "Conflicting files: ", h("span", { class: "mono" }, (d.files || []).join(", ") || "unknown")),
     ],
   };
 }
 
-const BUTTONS = {
-  plan_approval: [["approve", "Approve plan", "primary"], ["amend", "Amend plan", ""], ["reject", "Reject plan", "danger"]],
-  release_approval: [["approve", "Approve release", "primary"], ["reject", "Reject release", "danger"]],
-  conflict: [["skip", "Skip branch", "primary"], ["reject", "Abort release", "danger"]],
-  error: [["retry", "Retry", "primary"], ["skip", "Skip", ""], ["reject", "Abort", "danger"]],
-};
-const CHOICE = { approve: "approve", amend: "amend", reject: null, skip: "skip", retry: "retry" };
+function errorBody(p, run) {
+  const err = p.payload.error || {};
+  const where = err.repo ? ` in ${err.repo}` : "";
+  const tried = err.attempt ? `tried ${err.attempt} time${err.attempt === 1 ? "" : "s"}` : null;
+  return {
+    title: `Step failed: ${(err.step || "unknown").replaceAll("_", " ")}${where}`,
+    intro: [
+      h("p", { class: "error-text" }, err.message || run.error || "The step failed."),
+      h("p", { class: "muted small" }, [err.kind || "Error", tried].filter(Boolean).join(" · ")),
+      err.transient
+        ? h("p", { "data-transient": "true" }, "This looks temporary (a timeout, a rate limit or a service briefly down): retrying is likely to work.")
+        : h("p", { class: "notice", "data-transient": "false" }, h("strong", {}, "Retrying will not fix this. "),
+          `${err.kind || "This error"} is not a temporary failure: fix its cause first, or skip or abort.`),
+    ],
+  };
+}
 
-/** One pending decision as a panel with its controls (none for a viewer). */
-export function decisionPanel(p, run, state, ctx, onDecided) {
+function releaseBody(p, run) {
+  const d = p.payload;
+  return {
+    title: PENDING.release_approval.title,
+    intro: [
+      h("p", {}, `Approving merges the pull requests below into their target branches, tags v${run.fix_version} and marks the tickets done.`),
+      h("ul", { class: "plain" }, Object.entries(d.pull_requests || {}).map(([repo, pr]) => h("li", {},
+        h("span", { class: "mono" }, repo), " — ", extLink(pr.html_url, `pull request #${pr.number}`, { "data-pr": repo }), ` (${pr.head} → ${pr.base})`))),
+      d.release_notes ? h("p", {}, "Release notes: ", extLink(d.release_notes.url, d.release_notes.title)) : null,
+      (d.skipped || []).length ? h("div", { class: "notice" }, h("strong", {}, "Left out of this release"),
+        h("ul", { class: "plain" }, d.skipped.map((s) => h("li", {}, h("span", { class: "mono" }, `${s.repo}${s.branch ? ` ${s.branch}` : ""}`), ` — ${s.reason}`)))) : null,
+    ],
+  };
+}
+
+function body(p, run, state) {
+  if (p.kind === "plan_approval") return { title: PENDING.plan_approval.title, intro: [planSummary(p.payload.plan)] };
+  if (p.kind === "release_approval") return releaseBody(p, run);
+  if (p.kind === "conflict") return conflictBody(p, state);
+  return errorBody(p, run);
+}
+
+/** The choices this decision offers, in the order and style its situation calls for. */
+function offered(p) {
+  const list = (ACTIONS[p.kind] || []).filter((a) => p.choices.includes(a.choice));
+  const err = p.kind === "error" ? p.payload.error || {} : null;
+  const out = list.map((a) => {
+    let style = { approve: "primary", skip: "primary", retry: "primary", reject: "danger", amend: "" }[a.action];
+    let does = a.does;
+    if (err?.repo && REPO_ERROR[a.action]) does = REPO_ERROR[a.action](err.repo);
+    if (err && a.action === "skip" && err.transient) style = "";
+    if (err && a.action === "retry" && !err.transient) [style, does] = ["", "run the step again, once its cause is fixed."];
+    return { ...a, style, does };
+  });
+  // A permanent error: the choices that help come first, Retry last.
+  if (err && !err.transient) out.sort((a, b) => Number(a.action === "retry") - Number(b.action === "retry"));
+  return out;
+}
+
+function whoCannot(ctx) {
+  const roles = ctx.config.roles.map((r) => r.replaceAll("_", " ")).join(", ") || "no role";
+  return `${ctx.config.user} (${roles})`;
+}
+
+/** The sentence on top of the panel when the reader cannot (fully) decide, or null. */
+function standing(p, run, ctx, choices, mine) {
   const roles = ctx.config.roles;
-  const buttons = (BUTTONS[p.kind] || []).filter(([action]) =>
-    may(roles, action) && (CHOICE[action] === null ? p.choices.some((c) => c === "reject" || c === "abort") : p.choices.includes(CHOICE[action])));
-  const canAmend = buttons.some(([a]) => a === "amend");
-  const panel = h("section", { class: `card decision decision-${p.kind}`, "data-decision": p.kind, "data-interrupt": p.interrupt_id, "aria-labelledby": `d-${p.interrupt_id}` });
+  const approval = p.kind.endsWith("approval");
+  if (approval && mine.some((a) => a.action === "approve") && fourEyesBlocks(run, ctx.config)) {
+    return h("p", { class: "notice", id: `fe-${p.interrupt_id}`, "data-four-eyes": "" },
+      h("strong", {}, "You started this run; someone else must approve it (four-eyes)."),
+      mine.length > 1 ? " You can still use the other choices below." : "");
+  }
+  if (!mine.length) {
+    const waitingFor = approval && !may(roles, "approve") ? "Waiting for an approver." : "Waiting for someone allowed to decide.";
+    return h("p", { class: "notice", "data-no-actions": "" }, h("strong", {}, waitingFor), ` ${whoCannot(ctx)} can follow the run but not act.`);
+  }
+  const barred = choices.filter((a) => !may(roles, a.action));
+  if (!barred.length) return null;
+  if (approval) {
+    const rest = mine.map((a) => a.label.toLowerCase()).join(" or ");
+    return h("p", { class: "notice", "data-waiting-approver": "" }, h("strong", {}, "Waiting for an approver."),
+      ` Only someone with the approver role can approve or reject this; ${whoCannot(ctx)} can ${rest}.`);
+  }
+  // Aborting needs the approver role (the API's reject); deciding otherwise does not.
+  return h("p", { class: "help", "data-barred": "" }, `${barred.map((a) => `“${a.label}”`).join(" and ")} needs an approver; ${whoCannot(ctx)} can use the other choices.`);
+}
+
+/** One pending decision as a panel with the controls the reader may use. */
+export function decisionPanel(p, run, state, ctx, onDecided) {
+  const choices = offered(p);
+  const mine = choices.filter((a) => may(ctx.config.roles, a.action));
+  const canAmend = mine.some((a) => a.action === "amend");
+  const id = p.interrupt_id;
+  const panel = h("section", { class: `card decision decision-${p.kind}`, "data-decision": p.kind, "data-interrupt": id, "aria-labelledby": `d-${id}` });
+  const { title, intro } = body(p, run, state);
+  const blocked = standing(p, run, ctx, choices, mine);
+  panel.append(h("header", { class: "card-head" },
+    h("h2", { id: `d-${id}`, tabindex: -1 }, h("span", { class: "decision-icon", "aria-hidden": "true" }, p.kind === "error" ? "!" : p.kind === "conflict" ? "⚠" : "?"), h("span", { class: "decision-title" }, title)),
+    badge(p.kind === "error" || p.kind === "conflict" ? "failed" : "waiting", "", "decision needed")),
+    blocked || "",
+    h("p", { class: "muted small waited", "data-waiting": id }));
+  panel.append(h("div", { class: "decision-body" }, intro));
+  if (refocus === id) {
+    refocus = null;
+    setTimeout(() => panel.querySelector("h2")?.focus(), 0);
+  }
   const countExcluded = () => panel.querySelectorAll("input[data-exclude]:checked").length;
   const onTick = () => {
     const amend = panel.querySelector('button[data-action="amend"]');
     if (!amend) return;
     const n = countExcluded();
     amend.disabled = n === 0;
-    amend.textContent = n ? `Amend plan (exclude ${n})` : "Amend plan";
+    amend.textContent = n ? `Amend plan (leave out ${n})` : "Amend plan";
   };
-  const { title, intro } = body(p, run, state);
-  panel.append(h("header", { class: "card-head" },
-    h("h2", { id: `d-${p.interrupt_id}`, tabindex: -1 }, h("span", { class: "decision-icon", "aria-hidden": "true" }, p.kind === "error" ? "!" : p.kind === "conflict" ? "⚠" : "?"), title),
-    badge(p.kind === "error" ? "failed" : "waiting", "")));
-  panel.append(h("div", { class: "decision-body" }, intro));
   if (p.kind === "plan_approval") {
     panel.append(h("div", { class: "decision-body" }, planTables(p.payload.plan, state.jira_tickets, canAmend, onTick)));
-    if (canAmend) panel.append(h("p", { class: "help" }, "To amend, tick what to leave out, then choose “Amend plan”: Enigma re-plans without it and asks again."));
   }
-  if (!buttons.length) {
-    panel.append(h("p", { class: "notice", "data-no-actions": "" }, `Waiting for someone allowed to decide. ${ctx.config.user} (${roles.join(", ") || "no role"}) can follow the run but not act.`));
-    return panel;
-  }
-  const comment = h("textarea", { id: `c-${p.interrupt_id}`, rows: 2, maxlength: 2000, placeholder: "Why? (kept with the decision)" });
+  if (!mine.length) return panel;
+  panel.append(h("ul", { class: "what-to-do" }, mine.map((a) => h("li", {}, h("strong", {}, a.label), ` — ${a.does}`))));
+  if (canAmend) panel.append(h("p", { class: "help", id: `amend-help-${id}` }, "To amend, tick what to leave out, then choose “Amend plan”: Enigma plans again without it and asks again."));
+  panel.append(decideRow(p, run, mine, panel, countExcluded, onDecided, blocked?.id || null));
+  return panel;
+}
+
+function decideRow(p, run, mine, panel, countExcluded, onDecided, fourEyesNote) {
+  const id = p.interrupt_id;
+  const comment = h("textarea", { id: `c-${id}`, rows: 2, maxlength: 2000, placeholder: "Why? (kept with the decision)" });
   const status = h("p", { class: "form-error", role: "alert" });
   const row = h("div", { class: "actions" });
-  for (const [action, text, kind] of buttons) {
-    const btn = h("button", { type: "button", class: `btn ${kind}`, "data-action": action, disabled: action === "amend" }, text);
+  const locked = (action) => (action === "amend" && countExcluded() === 0) || (action === "approve" && fourEyesNote !== null);
+  for (const a of mine) {
+    const btn = h("button", {
+      type: "button", class: `btn ${a.style}`.trim(), "data-action": a.action, disabled: locked(a.action),
+      "aria-describedby": a.action === "amend" ? `amend-help-${id}` : a.action === "approve" && fourEyesNote ? fourEyesNote : null,
+    }, a.label);
     btn.addEventListener("click", async () => {
-      const bodyJson = { comment: comment.value.trim(), interrupt_id: p.interrupt_id };
-      if (action === "amend") {
+      const bodyJson = { comment: comment.value.trim(), interrupt_id: id };
+      if (a.action === "amend") {
         const exclude = { tickets: [], branches: [], repositories: [] };
         for (const box of panel.querySelectorAll("input[data-exclude]:checked")) exclude[box.dataset.exclude].push(box.value);
         bodyJson.exclude = exclude;
       }
       for (const b of row.querySelectorAll("button")) b.disabled = true;
-      status.textContent = "";
       status.className = "form-note";
       status.textContent = "Sending…";
       try {
-        await api(`/api/runs/${encodeURIComponent(run.id)}/${action}`, { method: "POST", body: bodyJson });
-        status.textContent = `${text}: sent. The run continues.`;
+        await api(`/api/runs/${encodeURIComponent(run.id)}/${a.action}`, { method: "POST", body: bodyJson });
+        status.textContent = `${a.label}: sent. The run continues.`;
         onDecided();
       } catch (exc) {
         status.className = "form-error";
         status.textContent = exc.message;
-        for (const b of row.querySelectorAll("button")) b.disabled = b.dataset.action === "amend" && countExcluded() === 0;
+        if (exc.status === 403 && /four-eyes/i.test(exc.message)) {
+          fourEyesRuns.add(run.id);
+          refocus = id;
+          onDecided();
+        }
+        for (const b of row.querySelectorAll("button")) b.disabled = locked(b.dataset.action);
       }
     });
     row.append(btn);
   }
-  panel.append(h("div", { class: "decide" },
-    h("div", { class: "field" }, h("label", { for: `c-${p.interrupt_id}` }, "Comment"), comment), row, status));
-  return panel;
+  return h("div", { class: "decide" },
+    h("div", { class: "field" }, h("label", { for: `c-${id}` }, "Comment (optional)"), comment), row, status);
 }

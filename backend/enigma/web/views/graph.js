@@ -1,25 +1,38 @@
 // The workflow graph (from /api/graph) drawn as SVG, each step coloured by its status.
+//
+// The drawing keeps its own size inside a scrolling box: scaled down to a phone's width its
+// labels would be a few pixels high. "Fit to width" shrinks it on request, for an overview.
 
 import { h, stepName } from "../dom.js";
 import { END, START, layout } from "./layout.js";
+import { isFinished } from "./run_facts.js";
 
-const RANK = { failed: 5, waiting: 4, running: 3, done: 2, pending: 1 };
+const RANK = { failed: 6, waiting: 5, running: 4, stopped: 3, done: 2, pending: 1 };
+const LEGEND = { pending: "pending", running: "running", waiting: "waiting for a decision", done: "done", failed: "failed", stopped: "stopped", not_run: "will not run" };
+// The labels' size in the drawing's own units (run.css .g-label) and the least a reader gets.
+const LABEL_PX = 12.5;
+const MIN_LABEL_PX = 11;
+let fitToWidth = false;
 
 /** Status and attempts of one graph node, from the run's steps (per repository for a leg). */
 export function nodeStatus(id, steps, run) {
   if (id === START) return { status: steps.length ? "done" : "pending", attempts: 0, repos: [] };
+  const over = isFinished(run);
   if (id === END) {
-    const status = run.status === "succeeded" ? "done" : run.status === "cancelled" || run.status === "failed" ? "failed" : "pending";
+    const status = { succeeded: "done", cancelled: "stopped", failed: "failed" }[run.status] || "pending";
     return { status, attempts: 0, repos: [] };
   }
+  // Once the run is over, whatever has not started will never run.
+  const untouched = over ? "not_run" : "pending";
   const inLeg = id.includes(":");
   const name = id.replace(/^.*:/, "");
   const mine = steps.filter((s) => s.step === name && (inLeg ? s.repo : !s.repo));
   const repos = inLeg
-    ? run.repositories.map((repo) => mine.find((s) => s.repo === repo) || { repo, status: "pending", attempts: 0 })
+    ? run.repositories.map((repo) => mine.find((s) => s.repo === repo) || { repo, status: untouched, attempts: 0 })
     : [];
   let status = "pending";
   for (const s of mine) if ((RANK[s.status] || 0) > RANK[status]) status = s.status;
+  if (status === "pending") status = untouched;
   const attempts = Math.max(0, ...mine.map((s) => s.attempts));
   return { status, attempts, repos };
 }
@@ -73,7 +86,7 @@ function drawNode(p, info) {
   return g;
 }
 
-/** The graph as an SVG figure with a legend. */
+/** The graph as an SVG figure in its own scrolling box, with a legend and a zoom switch. */
 export function renderGraph(graph, run, steps) {
   if (!graph?.nodes?.length) return h("p", { class: "muted" }, "The workflow graph is not available.");
   const plan = layout(graph);
@@ -106,9 +119,32 @@ export function renderGraph(graph, run, steps) {
   }
   for (const p of plan.pos.values()) svg.append(drawNode(p, nodeStatus(p.id, steps, run)));
 
+  const shown = isFinished(run) ? ["done", "failed", "stopped", "not_run"] : ["pending", "running", "waiting", "done", "failed"];
   const legend = h("ul", { class: "legend", "aria-label": "Legend" },
-    ["pending", "running", "waiting", "done", "failed"].map((s) => h("li", {}, h("span", { class: `swatch g-${s}` }), s === "waiting" ? "waiting for a decision" : s)),
+    shown.map((s) => h("li", {}, h("span", { class: `swatch g-${s}` }), LEGEND[s])),
     h("li", {}, h("span", { class: "swatch-dot" }), "one dot per repository"),
     h("li", {}, h("span", { class: "swatch-attempts" }, "×2"), "attempts"));
-  return h("figure", { class: "graph-figure" }, h("div", { class: "graph-scroll" }, svg), legend);
+  // Never narrower than keeps the labels at MIN_LABEL_PX: below that the box scrolls instead.
+  svg.style.maxWidth = `${plan.width}px`;
+  svg.style.minWidth = `${Math.ceil((plan.width * MIN_LABEL_PX) / LABEL_PX)}px`;
+  const box = h("div", { class: "graph-scroll", tabindex: 0, role: "group", "aria-label": "Workflow graph; scroll sideways to see all of it" }, svg);
+  const figure = h("figure", { class: `graph-figure${fitToWidth ? " fit" : ""}` });
+  const zoom = h("button", { type: "button", class: "btn small", id: "graph-zoom", "aria-pressed": String(fitToWidth) }, "Fit to width");
+  zoom.addEventListener("click", () => {
+    fitToWidth = !fitToWidth;
+    figure.classList.toggle("fit", fitToWidth);
+    zoom.setAttribute("aria-pressed", String(fitToWidth));
+  });
+  figure.append(box, h("figcaption", { class: "graph-caption" }, legend, zoom));
+  return figure;
+}
+
+/** Scroll the graph's box (when it scrolls) so the step that needs attention is in view. */
+export function showActive(container) {
+  const box = container.querySelector(".graph-scroll");
+  const node = container.querySelector(".g-node.g-waiting, .g-node.g-failed, .g-node.g-running");
+  if (!box || !node || box.scrollWidth <= box.clientWidth) return;
+  const at = node.getBoundingClientRect();
+  const frame = box.getBoundingClientRect();
+  box.scrollLeft += at.left + at.width / 2 - (frame.left + frame.width / 2);
 }

@@ -1,10 +1,11 @@
 // Sections of the run page: repositories, tickets, release notes, decisions so far, steps, log.
 
-import { badge, clock, empty, extLink, h, stepName } from "../dom.js";
+import { badge, clock, duration, empty, extLink, h, stackable, stepName } from "../dom.js";
 import { sanitize } from "../sanitize.js";
+import { waits } from "./run_facts.js";
 
 const LEG = ["create_release_branch", "merge_feature_branches", "decide_conflict", "open_pull_request", "wait_for_checks", "handle_repo_error"];
-const short = (sha) => (sha ? String(sha).slice(0, 8) : "");
+const short = (sha) => (sha ? String(sha).slice(0, 8) : null);
 
 function legSteps(repo, steps) {
   const mine = steps.filter((s) => s.repo === repo);
@@ -18,7 +19,7 @@ function merges(repo, state, pending) {
   const planned = (state.plan?.repositories || []).find((r) => r.repo === repo)?.branches || [];
   const names = [...new Set([...planned.map((b) => b.branch), ...Object.keys(done)])];
   if (!names.length) return empty("No branches to merge.");
-  return h("table", { class: "merges" },
+  return stackable(h("table", { class: "merges" },
     h("thead", {}, h("tr", {}, ["Branch", "Ticket", "Merge", "Commit"].map((t) => h("th", { scope: "col" }, t)))),
     h("tbody", {}, names.map((name) => {
       const rec = done[name];
@@ -31,7 +32,7 @@ function merges(repo, state, pending) {
         h("td", {}, rec?.ticket || plan?.ticket || ""),
         h("td", {}, badge(outcome.replace(" ", "_")), bad && rec?.files?.length ? h("div", { class: "small mono" }, rec.files.join(", ")) : null),
         h("td", { class: "mono small" }, short(rec?.sha)));
-    })));
+    }))));
 }
 
 /** One card per repository: release branch, merges, pull request, checks, tag. */
@@ -50,7 +51,7 @@ export function repositories(run, state, steps) {
       legSteps(repo, steps),
       h("dl", { class: "kv" },
         h("dt", {}, "Release branch"),
-        h("dd", { class: "mono" }, branch ? `${branch.name} from ${branch.base_ref} @ ${short(branch.base_sha)}` : planned ? h("span", { class: "muted" }, `${planned.release_branch} (not created yet)`) : "—"),
+        h("dd", { class: "mono" }, branch ? `${branch.name} from ${branch.base_ref} @ ${short(branch.base_sha) || "?"}` : planned ? h("span", { class: "muted" }, `${planned.release_branch} (not created yet)`) : "—"),
         h("dt", {}, "Pull request"),
         h("dd", {}, pr ? [extLink(pr.html_url, `#${pr.number} ${pr.head} → ${pr.base}`, { "data-pr": repo }), merged ? badge("merged") : null] : h("span", { class: "muted" }, "not opened yet")),
         h("dt", {}, "Checks"),
@@ -79,7 +80,7 @@ export function tickets(state) {
     if (!at) return "not_planned";
     return ((state.merge_status || {})[at.repo] || {})[at.branch]?.outcome || "planned";
   };
-  return h("div", { class: "table-wrap" }, h("table", { class: "tickets" },
+  return h("div", { class: "table-wrap" }, stackable(h("table", { class: "tickets" },
     h("thead", {}, h("tr", {}, ["Ticket", "Summary", "Type", "Jira status", "Branch", "In this release"].map((t) => h("th", { scope: "col" }, t)))),
     h("tbody", {}, list.map((t) => {
       const at = where.get(t.key);
@@ -91,7 +92,7 @@ export function tickets(state) {
         h("td", {}, t.status),
         h("td", { class: "mono small" }, at ? `${at.repo}: ${at.branch}` : "—"),
         h("td", {}, badge(f)));
-    }))));
+    })))));
 }
 
 /** The release notes page, its HTML sanitized before it reaches the page. */
@@ -103,25 +104,33 @@ export function releaseNotes(state) {
     notes.body ? h("div", { class: "notes-body", id: "notes-body" }, sanitize(notes.body)) : empty("The page body is not available."));
 }
 
-/** Who decided what, oldest first. */
-export function approvals(state) {
+/** Who decided what, oldest first, how long each waited for them, and who cancelled. */
+export function approvals(state, facts) {
   const list = state.approvals || [];
-  if (!list.length) return empty("No decisions yet.");
-  return h("ol", { class: "timeline" }, list.map((a) => h("li", {},
+  const waited = waits(list, facts);
+  const cancel = facts.cancelled;
+  const items = list.map((a, i) => h("li", { "data-approval": a.kind },
     h("strong", {}, a.actor), ` chose ${a.action} (${a.kind.replaceAll("_", " ")})`,
     h("span", { class: "muted small" }, ` · ${new Date(a.at).toLocaleTimeString([], { hour12: false })}`),
-    a.comment ? h("div", { class: "quote" }, a.comment) : null)));
+    waited[i] == null ? null : h("span", { class: "muted small", "data-waited": "" }, ` · waited ${duration(waited[i])} for a decision`),
+    a.comment ? h("div", { class: "quote" }, a.comment) : null));
+  if (cancel) {
+    items.push(h("li", { "data-cancelled": "" }, h("strong", {}, cancel.actor || "someone"), " cancelled the run",
+      h("span", { class: "muted small" }, ` · ${clock(cancel.at)}`)));
+  }
+  if (!items.length) return empty("No decisions yet.");
+  return h("ol", { class: "timeline" }, items);
 }
 
 /** Every step (per repository) as a table: the text twin of the graph. */
 export function stepsTable(steps) {
   if (!steps.length) return empty("No step has started yet.");
-  return h("table", { class: "steps" },
+  return stackable(h("table", { class: "steps" },
     h("thead", {}, h("tr", {}, ["Step", "Repository", "Status", "Attempts", "Time", "Result"].map((t) => h("th", { scope: "col" }, t)))),
     h("tbody", {}, steps.map((s) => h("tr", { "data-step": s.step, "data-repo": s.repo || "" },
       h("td", {}, stepName(s.step)), h("td", { class: "mono small" }, s.repo || "—"), h("td", {}, badge(s.status)),
       h("td", { class: "num" }, s.attempts), h("td", { class: "num small" }, s.duration_ms == null ? "" : `${(s.duration_ms / 1000).toFixed(1)} s`),
-      h("td", { class: s.error ? "error-text small" : "small" }, s.error || s.summary || "")))));
+      h("td", { class: s.error ? "error-text small" : "small" }, s.error || s.summary || ""))))));
 }
 
 function describe(type, e) {
