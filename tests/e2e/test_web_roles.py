@@ -129,12 +129,16 @@ def test_four_eyes_roles_pause_and_cancel(as_user: Any, four_eyes: Server, artif
     expect(rita_plan.locator('button[data-action="amend"]')).to_be_visible()
     shoot(rita, artifacts, "roles-02-release-manager-without-approver")
 
-    # Someone else approves; the run goes on to wait for its checks.
+    # Someone else approves. Merges are slow (2 s each), so a pause waits for the merge in
+    # flight; a run that only waits (for CI, say) pauses at once instead.
+    four_eyes.fault(
+        kind="latency", path_prefix="/github", route="/merges$", methods=["POST"], latency_ms=2000
+    )
     bob = as_user(four_eyes, "t-bob")
     bob.goto(f"{four_eyes.url}/ui/#/runs/{run_id}")
     bob.locator('[data-decision="plan_approval"] button[data-action="approve"]').click()
-    checks = alice.locator('svg.graph [data-node="release_repository:wait_for_checks"]')
-    expect(checks).to_have_attribute("data-status", "running", timeout=60_000)
+    merging = alice.locator('svg.graph [data-node="release_repository:merge_feature_branches"]')
+    expect(merging).to_have_attribute("data-status", "running", timeout=60_000)
 
     # Pause: "pausing at the next step…" from the request until the status changes.
     alice.evaluate(
@@ -148,6 +152,9 @@ def test_four_eyes_roles_pause_and_cancel(as_user: Any, four_eyes: Server, artif
     expect(alice.locator("#run-pausing")).to_have_text("pausing at the next step…")
     expect(alice.locator('#run-head button[data-action="pause"]')).to_have_text("Pausing…")
     shoot(alice, artifacts, "roles-03-pausing")
+    expect(alice.locator("#run-pausing")).to_have_count(0, timeout=30_000)
+    four_eyes.fault()
+    checks = alice.locator('svg.graph [data-node="release_repository:wait_for_checks"]')
 
     # Cancelled: who and when, and nothing left amber or blue in the graph.
     alice.once("dialog", lambda dialog: dialog.accept())
@@ -156,7 +163,7 @@ def test_four_eyes_roles_pause_and_cancel(as_user: Any, four_eyes: Server, artif
     expect(banner).to_contain_text("Cancelled by alice at", timeout=30_000)
     expect(alice.locator("#run-pausing")).to_have_count(0)
     expect(alice.locator("#approvals [data-cancelled]")).to_contain_text("alice cancelled the run")
-    expect(checks).to_have_attribute("data-status", "stopped")
+    expect(checks).to_have_attribute("data-status", "not_run")
     expect(alice.locator('svg.graph [data-node="__end__"]')).to_have_attribute(
         "data-status", "stopped"
     )
