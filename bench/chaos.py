@@ -10,7 +10,7 @@ harness answers `retry`, as on-call would.
 What is asserted:
 - every run ends `succeeded`;
 - the sandbox's side-effect log has no key twice. Each run releases a fix version of its own
-  (3.1.0, 3.2.0, ... from `bench/seeds.py`), so no two runs may legitimately touch the same
+  (3.1.0, 3.2.0, ... from `enigma/sandbox/seeds.py`), so no two runs may legitimately touch the same
   ticket, branch, pull request, tag, page or version: an effect key that appears twice is
   something done twice, whichever run did it;
 - every run's release is complete: its release branches, pull requests and their merges,
@@ -42,7 +42,7 @@ import httpx
 
 from bench.common import free_port, log, wait_until
 from bench.sandbox import SandboxProcess
-from bench.seeds import REPOS, chaos_seed, chaos_version
+from enigma.sandbox.seeds import REPOS, chaos_seed, chaos_version
 
 __all__ = ["ChaosResult", "run_chaos"]
 

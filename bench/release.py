@@ -20,7 +20,6 @@ from pathlib import Path
 
 from bench.common import Row, log
 from bench.sandbox import SandboxProcess
-from bench.seeds import REPOS, release_seed
 from enigma.bootstrap import open_sqlite_saver
 from enigma.context import Context
 from enigma.graph import build_graph
@@ -29,6 +28,7 @@ from enigma.runs.manager import RunManager
 from enigma.runs.models import RunRequest
 from enigma.runs.sqlite_store import SqliteRunStore
 from enigma.sandbox.core import Sandbox
+from enigma.sandbox.seeds import REPOS, release_seed
 from enigma.sandbox.server import SandboxUrls, peers, seed_if_empty
 from enigma.settings import Settings
 

@@ -1,6 +1,6 @@
 """`python -m bench.sandbox`: the sandbox on a bench seed, in a process of its own.
 
-Like `enigma sandbox --json`, but with a seed file of the bench's (`bench/seeds.py`) and CI
+Like `enigma sandbox --json`, but with a seed file of the bench's (`enigma/sandbox/seeds.py`) and CI
 delay from the command line. It records its address in `<data-dir>/sandbox/endpoint.json`,
 so an `enigma serve` on the same data directory uses it instead of starting its own, and it
 survives that service being killed. Prints one JSON line (the URLs and token, plus `admin`),

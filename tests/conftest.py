@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -81,3 +83,86 @@ def pg_schema() -> Iterator[str]:
 def sandbox(sandbox_factory: SandboxFactory) -> SandboxServer:
     """All three peers, seeded, on a free port."""
     return sandbox_factory()
+
+
+class PrivatePostgres:
+    """A PostgreSQL server of the test's own (initdb in tmp_path, a free port), stoppable.
+
+    Outage tests stop and start it; the machine's shared server is never touched. initdb and
+    postgres refuse to run as root, so they run as the `postgres` user when we are root.
+    """
+
+    def __init__(self, base: Path):
+        import shutil
+        import socket
+
+        bins = sorted(Path("/usr/lib/postgresql").glob("*/bin"))
+        if not bins:
+            pytest.skip("PostgreSQL server binaries are not installed")
+        self.bin = bins[-1]
+        self.base = base
+        self.data = base / "pgdata"
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = int(sock.getsockname()[1])
+        base.mkdir(parents=True, exist_ok=True)
+        if os.geteuid() == 0:
+            shutil.chown(base, "postgres")
+        self._as_postgres(
+            str(self.bin / "initdb"),
+            "-D",
+            str(self.data),
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+            "--no-sync",
+            "-E",
+            "UTF8",
+        )
+        self.start()
+
+    @property
+    def dsn(self) -> str:
+        """Where it answers (database `postgres`)."""
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _as_postgres(self, *argv: str) -> None:
+        import subprocess
+
+        prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        subprocess.run([*prefix, *argv], check=True, capture_output=True, timeout=120)
+
+    def start(self) -> None:
+        """Start (again, on the same port and data)."""
+        options = f"-p {self.port} -k {self.base} -c listen_addresses=127.0.0.1 -c fsync=off"
+        self._as_postgres(
+            str(self.bin / "pg_ctl"),
+            "-D",
+            str(self.data),
+            "-o",
+            options,
+            "-l",
+            str(self.base / "postgres.log"),
+            "-w",
+            "start",
+        )
+
+    def stop(self, mode: str = "fast") -> None:
+        """Stop it (fast: connections are cut; immediate: as a crash)."""
+        self._as_postgres(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop")
+
+
+@pytest.fixture
+def private_postgres() -> Iterator[PrivatePostgres]:
+    """A PostgreSQL server of this test's own (in /tmp: pytest's own folder is root-only)."""
+    import shutil
+    import tempfile
+
+    base = Path(tempfile.mkdtemp(prefix="enigma-pg-"))
+    os.chmod(base, 0o755)  # noqa: S103 (the postgres user must reach its data)
+    server = PrivatePostgres(base / "pg")
+    yield server
+    with contextlib.suppress(Exception):
+        server.stop("immediate")
+    shutil.rmtree(base, ignore_errors=True)

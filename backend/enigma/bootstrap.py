@@ -257,28 +257,27 @@ async def _postgres_manager(
     from enigma.runs.cluster import ClusterHub, LeaseScheduler
     from enigma.runs.fenced_saver import FencedPostgresSaver
     from enigma.runs.pg_schema import acquire_migration_lock, release_migration_lock
-    from enigma.runs.pg_store import PgRunStore
+    from enigma.runs.pg_store import PgRunStore, session_options
 
     assert settings.database_url is not None
     dsn = settings.database_url.get_secret_value()
     schema = settings.database_schema
-    search_path = f"-c search_path={schema}" if schema else ""
     worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
     limits: Limits = options["limits"]
-    store = await PgRunStore(dsn, worker, schema=schema).open()
+    store = await PgRunStore(dsn, worker, schema=schema, hold_seconds=settings.lease_seconds).open()
     pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
         dsn,
         min_size=1,
         max_size=max(4, min(20, settings.max_concurrent_runs)),
         open=False,
-        timeout=5.0,
+        timeout=3.0,
         check=AsyncConnectionPool.check_connection,  # no dead connection after a restart
         reconnect_timeout=0,
         kwargs={
             "autocommit": True,
             "prepare_threshold": 0,
             "row_factory": dict_row,
-            "options": search_path,
+            "options": session_options(schema, settings.lease_seconds),
             "connect_timeout": 3,
         },
     )

@@ -36,10 +36,14 @@ def sandbox(
     host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port (0 picks a free one)")] = 0,
     data_dir: Annotated[Path | None, typer.Option(help="Where the peers keep their data")] = None,
+    seed: Annotated[
+        Path | None, typer.Option(help="Seed file for a new data directory (default: the demo)")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON line")] = False,
 ) -> None:
     """Start the local Jira, GitHub and Confluence peers and wait for Ctrl-C."""
     from enigma.bootstrap import write_endpoint
+    from enigma.sandbox.core import DEFAULT_SEED
     from enigma.sandbox.server import SandboxServer
 
     settings = Settings()
@@ -48,6 +52,7 @@ def sandbox(
         base / "sandbox",
         host=host,
         port=port,
+        seed_file=seed or DEFAULT_SEED,
         settings={"check_delay_seconds": settings.sandbox_check_delay_seconds},
     ).start()
     write_endpoint(base, server.urls)

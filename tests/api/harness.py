@@ -66,12 +66,16 @@ class SandboxProcess:
     data_dir: Path
     proc: subprocess.Popen[str] | None = None
     urls: dict[str, str] = field(default_factory=dict)
+    port: int = 0
+    seed: Path | None = None
 
     def start(self) -> SandboxProcess:
-        """Start and read the JSON line with the peers' URLs."""
+        """Start (on the same port as before, if it ran) and read the peers' URLs."""
+        argv = [str(BIN / "enigma"), "sandbox", "--json", "--data-dir", str(self.data_dir)]
+        argv += ["--port", str(self.port)] + (["--seed", str(self.seed)] if self.seed else [])
         with (self.data_dir / "sandbox.log").open("a") as log:
             self.proc = subprocess.Popen(
-                [str(BIN / "enigma"), "sandbox", "--json", "--data-dir", str(self.data_dir)],
+                argv,
                 env=base_env(self.data_dir),
                 stdout=subprocess.PIPE,
                 stderr=log,
@@ -84,7 +88,14 @@ class SandboxProcess:
                 f"sandbox did not start: {(self.data_dir / 'sandbox.log').read_text()}"
             )
         self.urls = json.loads(line)
+        self.port = int(self.admin.rsplit(":", 1)[1])
         return self
+
+    def kill(self) -> None:
+        """SIGKILL: the peers vanish mid-request; their data stays on disk."""
+        assert self.proc is not None
+        self.proc.kill()
+        self.proc.wait(10)
 
     @property
     def admin(self) -> str:
@@ -128,6 +139,7 @@ class Service:
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
     starts: int = 0
+    log_file: Path | None = None
 
     @property
     def url(self) -> str:
@@ -137,7 +149,7 @@ class Service:
     @property
     def log_path(self) -> Path:
         """Where the server's stdout and stderr go (every start appends)."""
-        return self.data_dir.parent / "serve.log"
+        return self.log_file or self.data_dir.parent / "serve.log"
 
     def start(self, timeout: float = 60.0) -> Service:
         """Start the server and wait until /readyz says ready."""

@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.chaos import _check_effects
-from bench.seeds import chaos_seed
+
+from enigma.sandbox.seeds import chaos_seed
 
 
 def _complete_log(seed: dict[str, Any]) -> list[dict[str, Any]]:

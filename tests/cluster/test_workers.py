@@ -13,7 +13,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -25,11 +24,9 @@ import httpx
 import pytest
 from httpx_sse import connect_sse
 
+from tests.cluster.conftest import AUTH, BIN, TOKEN, Worker
 from tests.conftest import PG_DSN
 
-BIN = Path(sys.executable).parent / "enigma"
-TOKEN = "cluster-test-token"
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
 AUTO = {"auto_approve": True, "on_conflict": "skip", "on_check_failure": "abort", "on_error": "ask"}
 MANUAL = {
     "auto_approve": False,
@@ -38,49 +35,6 @@ MANUAL = {
     "on_error": "ask",
 }
 TERMINAL = {"succeeded", "failed", "cancelled"}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Worker:
-    """One `enigma serve` process."""
-
-    def __init__(self, name: str, env: dict[str, str], data_dir: Path):
-        self.name = name
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = (data_dir / f"{name}.log").open("w")
-        self.proc = subprocess.Popen(
-            [str(BIN), "serve", "--port", str(self.port)],
-            env=env | {"ENIGMA_DATA_DIR": str(data_dir / name)},
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
-
-    def wait_ready(self, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, f"{self.name} exited; see its log"
-            try:
-                if httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        raise AssertionError(f"{self.name} not ready")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-        self.log.close()
 
 
 @pytest.fixture

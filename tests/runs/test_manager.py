@@ -8,68 +8,19 @@ and a new manager opens the same files and recovers.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import aiosqlite
 import pytest
-from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
-from enigma.context import Context
-from enigma.graph import build_graph
-from enigma.integrations.factory import build_clients
-from enigma.runs.manager import DecisionError, Limits, RunManager
+from enigma.runs.manager import DecisionError, Limits
 from enigma.runs.models import RunRecord, RunRequest
-from enigma.runs.sqlite_store import SqliteRunStore
 from enigma.sandbox.core import FaultRule
 from enigma.sandbox.server import SandboxServer
-from enigma.settings import Settings
-from tests.runs.conftest import run_async
+from tests.runs.conftest import open_manager, run_async
 
 REPOS = ["payments-api", "web-app", "notifications"]
-
-
-@contextlib.asynccontextmanager
-async def open_manager(
-    data_dir: Path, server: SandboxServer, **options: Any
-) -> AsyncIterator[RunManager]:
-    """A manager as the service builds it, minus HTTP; crashes (no drain) when left."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    settings = Settings(data_dir=data_dir, http_backoff_seconds=0.01)
-    context = Context(
-        clients=build_clients(settings, server.urls),
-        check_poll_seconds=0.05,
-        retry_backoff_seconds=0.01,
-    )
-    conn = await aiosqlite.connect(data_dir / "checkpoints.sqlite3")
-    saver = AsyncSqliteSaver(conn)
-    await saver.setup()
-    store = SqliteRunStore(data_dir / "runs.sqlite3")
-    manager = RunManager(
-        build_graph(saver),
-        store,
-        context,
-        checkpointer=saver,
-        repositories=REPOS,
-        limits=Limits(**options),
-    )
-    try:
-        yield manager
-    finally:
-        tasks = [
-            ex.task
-            for ex in manager.scheduler.pool.executions.values()
-            if ex.task is not None and not ex.task.done()
-        ]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        manager.closing = True
-        await store.close()
-        await conn.close()
 
 
 def _request(**overrides: Any) -> RunRequest:

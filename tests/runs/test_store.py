@@ -18,7 +18,7 @@ def _run(run_id: str, status: str = "queued", created: float | None = None) -> R
     now = created if created is not None else time.time()
     return RunRecord(
         id=run_id,
-        status=status,  # type: ignore[arg-type]
+        status=status,
         fix_version="2.4.0",
         release_type="minor",
         repositories=["web-app"],

@@ -168,6 +168,8 @@ class EventRecord(BaseModel):
     repo: str | None = None
     actor: str | None = None
     data: dict[str, Any] = Field(default_factory=dict)
+    worker: str | None = None
+    """The process that wrote it (PostgreSQL scale-out; None on the embedded store)."""
 
 
 assert set(RELEASE_TYPES) == {"major", "minor", "patch", "hotfix", "release"}

@@ -77,6 +77,7 @@ MIGRATIONS: list[str] = [
     CREATE INDEX IF NOT EXISTS enigma_runs_created ON enigma_runs (created_at);
     CREATE INDEX IF NOT EXISTS enigma_runs_version ON enigma_runs (fix_version, created_at);
     CREATE INDEX IF NOT EXISTS enigma_events_type ON enigma_events (run_id, type, id);
+    ALTER TABLE enigma_events ADD COLUMN IF NOT EXISTS worker TEXT;
     """,
 ]
 

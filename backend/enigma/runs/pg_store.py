@@ -41,12 +41,27 @@ from enigma.runs.store import (
     run_values,
 )
 
-__all__ = ["LeaseLost", "PgRunStore"]
+__all__ = ["LeaseLost", "PgRunStore", "session_options"]
 
 log = logging.getLogger("enigma.cluster")
 _SELECT = f"SELECT {RUN_COLUMNS} FROM enigma_runs"  # noqa: S608 (fixed column names)
-_EVENT = "SELECT id, run_id, at, type, step, repo, actor, data FROM enigma_events"
+_EVENT = "SELECT id, run_id, at, type, step, repo, actor, data, worker FROM enigma_events"
 _ENDS_LEASE = frozenset({"waiting_for_approval", "paused", "succeeded", "failed", "cancelled"})
+
+
+def session_options(schema: str | None, hold_seconds: float) -> str:
+    """Connection options: the schema, and how long a session may sit on its locks.
+
+    A worker frozen in the middle of a transaction (stopped, swapped out, cut off) would keep
+    its row and advisory locks, and every other worker's claim would wait for it. PostgreSQL
+    ends a session that stays idle inside a transaction past the lease
+    (`idle_in_transaction_session_timeout`), which frees them; our own transactions last
+    milliseconds. A lock another session holds is waited for at most 5 s (`lock_timeout`),
+    then the call answers "database unavailable" and is tried again.
+    """
+    hold = max(1, int(hold_seconds * 1000))
+    options = f"-c idle_in_transaction_session_timeout={hold} -c lock_timeout=5000"
+    return f"-c search_path={schema} {options}" if schema else options
 
 
 class LeaseLost(RunHandedOver):
@@ -59,18 +74,33 @@ def _run(row: tuple[Any, ...]) -> RunRecord:
 
 def _event(r: tuple[Any, ...]) -> EventRecord:
     return EventRecord(
-        id=r[0], run_id=r[1], at=r[2], type=r[3], step=r[4], repo=r[5], actor=r[6], data=r[7]
+        id=r[0],
+        run_id=r[1],
+        at=r[2],
+        type=r[3],
+        step=r[4],
+        repo=r[5],
+        actor=r[6],
+        data=r[7],
+        worker=r[8],
     )
 
 
 class PgRunStore(RunStore):
     """Runs and events in PostgreSQL (see the module docstring)."""
 
-    def __init__(self, dsn: str, worker_id: str, schema: str | None = None, max_size: int = 10):
+    def __init__(
+        self,
+        dsn: str,
+        worker_id: str,
+        schema: str | None = None,
+        max_size: int = 10,
+        hold_seconds: float = 10.0,
+    ):
         self.worker_id = worker_id
         self.dsn = dsn
         self.schema = schema
-        self.options = f"-c search_path={schema}" if schema else ""
+        self.options = session_options(schema, hold_seconds)
         self.fences: dict[str, int] = {}
         """Runs this worker holds a lease on, with the fence it claimed them with."""
         self.lost: dict[str, int] = {}
@@ -80,7 +110,7 @@ class PgRunStore(RunStore):
             min_size=1,
             max_size=max_size,
             open=False,
-            timeout=5.0,
+            timeout=3.0,
             check=AsyncConnectionPool.check_connection,
             reconnect_timeout=0,  # keep trying to reconnect for as long as it takes
             kwargs={
@@ -232,7 +262,8 @@ class PgRunStore(RunStore):
         loop = asyncio.get_running_loop()
         future: asyncio.Future[EventRecord] = loop.create_future()
         body = json.dumps(data or {}, default=str)
-        self._events.append(((run_id, time.time(), type, step, repo, actor, body), future))
+        row = (run_id, time.time(), type, step, repo, actor, body, self.worker_id)
+        self._events.append((row, future))
         if not self._flushing:
             self._flushing = True
             self._flusher = loop.create_task(self._flush())
@@ -287,8 +318,9 @@ class PgRunStore(RunStore):
             if rows:
                 async with conn.cursor() as cur:
                     await cur.executemany(
-                        "INSERT INTO enigma_events (run_id, at, type, step, repo, actor, data) "
-                        "VALUES (%s,%s,%s,%s,%s,%s,%s) RETURNING id",
+                        "INSERT INTO enigma_events "
+                        "(run_id, at, type, step, repo, actor, data, worker) "
+                        "VALUES (%s,%s,%s,%s,%s,%s,%s,%s) RETURNING id",
                         rows,
                         returning=True,
                     )
@@ -304,7 +336,7 @@ class PgRunStore(RunStore):
             if row[0] in refused:
                 out.append(refused[row[0]])
                 continue
-            run_id, at, type, step, repo, actor, body = row
+            run_id, at, type, step, repo, actor, body, worker = row
             out.append(
                 EventRecord(
                     id=next(it),
@@ -315,6 +347,7 @@ class PgRunStore(RunStore):
                     repo=repo,
                     actor=actor,
                     data=json.loads(body),
+                    worker=worker,
                 )
             )
         return out
