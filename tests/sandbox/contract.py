@@ -24,7 +24,7 @@ from jsonschema import Draft202012Validator, FormatChecker  # type: ignore[impor
 __all__ = ["CONTRACT_FILE", "Contract", "ContractError", "Operation", "convert", "load_contract"]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-CONTRACT_FILE = REPO_ROOT.parent / "shared" / "contracts" / "github-rest-subset.openapi.json"
+CONTRACT_FILE = REPO_ROOT / "tests" / "contracts" / "github-rest-subset.openapi.json"
 _METHODS = ("get", "post", "put", "patch", "delete")
 
 

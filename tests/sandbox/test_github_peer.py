@@ -2,7 +2,7 @@
 
 Every answer the peer gives during these tests is recorded by an ASGI middleware wrapped
 around the sandbox app, and checked at teardown: against GitHub's own OpenAPI description
-(the shared contract), and for URLs that leave the peer's own address. The side-effect log is
+(the contract subset in tests/contracts), and for URLs that leave the peer's own address. The side-effect log is
 checked too: no effect key may appear twice.
 """
 
