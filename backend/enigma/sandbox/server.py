@@ -26,10 +26,9 @@ from enigma.sandbox.core import (
     PeerError,
     PeerSpec,
     Sandbox,
-    SandboxMiddleware,
-    SimulatedDrop,
     check_token,
 )
+from enigma.sandbox.middleware import SandboxMiddleware, SimulatedDrop
 from enigma.sandbox.views import build_views_router
 
 __all__ = ["SandboxServer", "SandboxUrls", "build_app", "peers", "reset_sandbox", "seed_if_empty"]
