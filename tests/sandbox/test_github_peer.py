@@ -2,8 +2,8 @@
 
 Every answer the peer gives during these tests is recorded by an ASGI middleware wrapped
 around the sandbox app, and checked at teardown: against GitHub's own OpenAPI description
-(the contract subset in tests/contracts), and for URLs that leave the peer's own address. The side-effect log is
-checked too: no effect key may appear twice.
+(the contract subset in tests/contracts), and for URLs that leave the peer's own address. The
+side-effect log is checked too: no effect key may appear twice.
 """
 
 from __future__ import annotations
