@@ -34,12 +34,13 @@ from __future__ import annotations
 import base64
 import secrets
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
+from starlette.types import ASGIApp
 
 from enigma.sandbox.faults import FaultInjector, FaultRule
 from enigma.sandbox.store import Store, Transaction, request_id
@@ -56,6 +57,7 @@ __all__ = [
     "base_url",
     "check_token",
     "request_id",
+    "spec_for_path",
 ]
 
 DEFAULT_SEED = Path(__file__).resolve().parents[3] / "data" / "sandbox" / "seed.toml"
@@ -73,7 +75,14 @@ class PeerError(Exception):
 
 @dataclass(frozen=True)
 class PeerSpec:
-    """How to build, seed and describe one peer."""
+    """How to build, seed and describe one peer.
+
+    `error_body(status, message)` is the peer's error shape: every error answered under its
+    prefix (auth, unknown routes, malformed requests, injected faults) is written with it.
+    `validation_error` turns FastAPI's request-validation errors into the peer's own answer
+    (default: 400 with `error_body`). `middleware(app, sandbox=...)`, when given, wraps the
+    whole app; it must pass through requests outside the peer's own paths.
+    """
 
     name: str
     prefix: str
@@ -81,6 +90,14 @@ class PeerSpec:
     seed: Callable[[Sandbox], None]
     error_body: Callable[[int, str], dict[str, Any]]
     api_suffix: str = ""
+    validation_error: Callable[[Sequence[Any]], PeerError] | None = None
+    middleware: Callable[..., ASGIApp] | None = None
+
+
+def spec_for_path(specs: Iterable[PeerSpec], path: str) -> PeerSpec | None:
+    """The peer whose prefix a request path is under (the longest prefix wins)."""
+    hits = [s for s in specs if path == s.prefix or path.startswith(s.prefix.rstrip("/") + "/")]
+    return max(hits, key=lambda s: len(s.prefix), default=None)
 
 
 class Sandbox:

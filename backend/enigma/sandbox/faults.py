@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 
 __all__ = ["FaultInjector", "FaultKind", "FaultRule"]
 
-FaultKind = Literal["latency", "error", "rate_limit", "drop", "drop_after"]
+FaultKind = Literal["latency", "error", "rate_limit", "primary_rate_limit", "drop", "drop_after"]
 
 
 class FaultRule(BaseModel):
@@ -26,9 +26,12 @@ class FaultRule(BaseModel):
 
     kinds: `latency` (sleep, then answer normally), `error` (answer `status`, default 503,
     without running the handler), `rate_limit` (429 with Retry-After, handler not run),
+    `primary_rate_limit` (GitHub's exhausted quota: 403, `X-RateLimit-Remaining: 0` and an
+    `X-RateLimit-Reset` `reset_after` seconds ahead, no Retry-After; handler not run),
     `drop` (the connection is reset before the handler runs), `drop_after` (the handler runs
     and its side effects happen, then the connection is reset so the client never sees the
-    answer: the case that tests idempotency).
+    answer: the case that tests idempotency). Error bodies take the shape of the peer whose
+    path was hit.
     """
 
     kind: FaultKind
@@ -39,6 +42,7 @@ class FaultRule(BaseModel):
     count: int | None = Field(None, ge=1, description="hit only the next N matching calls")
     status: int = Field(503, ge=400, le=599)
     retry_after: float = Field(1.0, ge=0.0)
+    reset_after: float = Field(3.0, ge=0.0, description="primary_rate_limit: seconds to reset")
     latency_ms: int = Field(0, ge=0, le=60_000)
 
     def hits(self, method: str, path: str) -> bool:

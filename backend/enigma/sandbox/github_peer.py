@@ -12,6 +12,7 @@ write takes the store's transaction (which serialises writers), changes git and 
 and records exactly one side effect with a stable key.
 """
 
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Request
@@ -19,7 +20,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.routing import Route
 
-from enigma.sandbox.core import PeerSpec, Sandbox
+from enigma.sandbox.core import PeerError, PeerSpec, Sandbox
 from enigma.sandbox.git_http import run_http_backend
 from enigma.sandbox.github_checks import build_checks_router, ensure_check_run
 from enigma.sandbox.github_host import (
@@ -28,6 +29,7 @@ from enigma.sandbox.github_host import (
     GitHubHost,
     RepoContext,
     error,
+    error_body,
     page_size,
     paginate,
     repo_dependency,
@@ -43,6 +45,7 @@ from enigma.sandbox.github_json import (
     short_branch_json,
 )
 from enigma.sandbox.github_pulls import build_pulls_router
+from enigma.sandbox.github_ratelimit import GitHubRateLimit
 from enigma.sandbox.github_releases import build_releases_router
 from enigma.sandbox.github_seed import seed_github
 from enigma.sandbox.gitrepo import (
@@ -320,8 +323,23 @@ def _git_http_route(host: GitHubHost) -> Route:
 
 def _error_body(status: int, message: str) -> Json:
     """GitHub says "Bad credentials" for a missing or wrong token (PyGithub maps it)."""
-    text = "Bad credentials" if status == 401 else message
-    return {"message": text, "documentation_url": "https://docs.github.com/rest"}
+    return error_body(status, "Bad credentials" if status == 401 else message)
+
+
+def _validation_error(errors: Sequence[Any]) -> PeerError:
+    """A body that is not JSON is GitHub's 400; anything else malformed its 422 with errors."""
+    unreadable = ("json_invalid", "missing")
+    if any(e.get("type") in unreadable and "body" in e.get("loc", ()) for e in errors):
+        return error(400, "Problems parsing JSON")
+    found = [_invalid_field(e) for e in errors]
+    return error(422, "Validation Failed", errors=found)
+
+
+def _invalid_field(problem: Any) -> Json:
+    """One entry of GitHub's `errors` list from one pydantic error."""
+    field = str((problem.get("loc") or ("",))[-1])
+    message = str(problem.get("msg", "invalid"))
+    return {"resource": "Request", "code": "invalid", "field": field, "message": message}
 
 
 PEER = PeerSpec(
@@ -330,4 +348,6 @@ PEER = PeerSpec(
     build_router=build_router,
     seed=seed_github,
     error_body=_error_body,
+    validation_error=_validation_error,
+    middleware=GitHubRateLimit,
 )

@@ -9,14 +9,21 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import secrets
+import time
+from collections.abc import Sequence
+from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from enigma.sandbox.core import Sandbox
+from enigma.sandbox.core import PeerSpec, Sandbox, spec_for_path
 from enigma.sandbox.faults import FaultRule
 
-__all__ = ["SandboxMiddleware", "SimulatedDrop"]
+__all__ = ["RATE_LIMIT_MESSAGE", "SandboxMiddleware", "SimulatedDrop"]
+
+# GitHub's words for an exhausted primary rate limit (an installation token's quota).
+RATE_LIMIT_MESSAGE = "API rate limit exceeded for installation ID 1."
 
 
 class SimulatedDrop(Exception):
@@ -32,9 +39,10 @@ class SandboxMiddleware:
     client sees a reset connection), otherwise we start a response and break it off.
     """
 
-    def __init__(self, app: ASGIApp, sandbox: Sandbox):
+    def __init__(self, app: ASGIApp, sandbox: Sandbox, specs: Sequence[PeerSpec] = ()):
         self.app = app
         self.sandbox = sandbox
+        self.specs = tuple(specs)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -51,8 +59,8 @@ class SandboxMiddleware:
             await asyncio.sleep(latency / 1000)
         if rule is None:
             await self.app(scope, receive, _with_request_id(send, rid))
-        elif rule.kind in ("error", "rate_limit"):
-            await _send_fault(rule, scope, send)
+        elif rule.kind in ("error", "rate_limit", "primary_rate_limit"):
+            await _send_fault(rule, spec_for_path(self.specs, path), send)
         elif rule.kind == "drop":
             await _drop(receive, send)
         else:  # drop_after: let the handler act, then lose its answer
@@ -81,12 +89,24 @@ async def _discard(message: Message) -> None:
     return None
 
 
-async def _send_fault(rule: FaultRule, scope: Scope, send: Send) -> None:
-    status = 429 if rule.kind == "rate_limit" else rule.status
-    body = json.dumps({"message": f"sandbox injected fault: {status}"}).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+async def _send_fault(rule: FaultRule, spec: PeerSpec | None, send: Send) -> None:
+    """Answer for the peer whose path was hit, in that peer's error shape."""
+    headers = [(b"content-type", b"application/json")]
+    if rule.kind == "primary_rate_limit":
+        status, message = 403, RATE_LIMIT_MESSAGE
+        reset = math.ceil(time.time() + rule.reset_after)
+        headers += [(b"x-ratelimit-remaining", b"0"), (b"x-ratelimit-reset", str(reset).encode())]
+        headers.append((b"x-ratelimit-resource", b"core"))
+    else:
+        status = 429 if rule.kind == "rate_limit" else rule.status
+        message = f"sandbox injected fault: {status}"
     if rule.kind == "rate_limit":
         headers.append((b"retry-after", str(round(rule.retry_after)).encode()))
+    shaped: dict[str, Any] = (
+        {"message": message} if spec is None else spec.error_body(status, message)
+    )
+    body = json.dumps(shaped).encode()
+    headers.append((b"content-length", str(len(body)).encode()))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
