@@ -2,9 +2,9 @@
 
 Mounted at `/github`; the REST API answers under `/github/api/v3` (give PyGithub
 `base_url=http://HOST:PORT/github/api/v3`) and `git clone http://HOST:PORT/github/OWNER/REPO.git`
-works through `git http-backend`. The clone route is a plain Starlette route, so the token
-check the sandbox puts on the API does not apply to it: repositories clone anonymously and
-read-only, like public repositories on GitHub.
+works through `git http-backend`. The git route is a plain Starlette route, so the token
+check the sandbox puts on the API does not apply to it: repositories clone anonymously, like
+public repositories on GitHub, and a push checks the token itself (`github_push.py`).
 
 This module holds repositories, branches, refs, tags, merges and compare; pull requests and
 comments are in `github_pulls`, releases in `github_releases`, CI in `github_checks`. Every
@@ -17,11 +17,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import JSONResponse, Response
-from starlette.concurrency import run_in_threadpool
-from starlette.routing import Route
 
 from enigma.sandbox.core import PeerError, PeerSpec, Sandbox
-from enigma.sandbox.git_http import run_http_backend
 from enigma.sandbox.github_checks import build_checks_router, ensure_check_run
 from enigma.sandbox.github_host import (
     PEER_NAME,
@@ -45,6 +42,7 @@ from enigma.sandbox.github_json import (
     short_branch_json,
 )
 from enigma.sandbox.github_pulls import build_pulls_router
+from enigma.sandbox.github_push import git_http_route
 from enigma.sandbox.github_ratelimit import GitHubRateLimit
 from enigma.sandbox.github_releases import build_releases_router
 from enigma.sandbox.github_seed import seed_github
@@ -75,7 +73,7 @@ def build_router(sandbox: Sandbox) -> APIRouter:
     api.include_router(build_pulls_router(host))
     api.include_router(build_releases_router(host))
     router.include_router(api)
-    router.routes.append(_git_http_route(host))
+    router.routes.append(git_http_route(host))
     return router
 
 
@@ -298,27 +296,6 @@ def _add_merge_routes(router: APIRouter, host: GitHubHost) -> None:
             detail = {"sha": merged, "base_sha": base_sha, "head_sha": head_sha}
             tx.record_effect(request, PEER_NAME, "merge", key, detail)
         return JSONResponse(commit_json(ctx.rl, ctx.git.commit_info(merged)), status_code=201)
-
-
-def _git_http_route(host: GitHubHost) -> Route:
-    """`/{owner}/{repo}.git/...`: read-only smart HTTP (clone, fetch) via git http-backend."""
-
-    async def git_http(request: Request) -> Response:
-        body = await request.body()
-        path_info = request.url.path.removeprefix(PREFIX)
-        answer = await run_in_threadpool(
-            run_http_backend,
-            host.sandbox.repos_dir,
-            path_info,
-            request.method,
-            request.url.query,
-            dict(request.headers),
-            body,
-            request.client.host if request.client else "127.0.0.1",
-        )
-        return Response(answer.body, status_code=answer.status, headers=dict(answer.headers))
-
-    return Route("/{owner}/{repo}.git/{rest:path}", git_http, methods=["GET", "POST"])
 
 
 def _error_body(status: int, message: str) -> Json:
