@@ -130,10 +130,14 @@ def assert_all_answers_keep_the_contract(seen: list[Seen], roots: list[str]) -> 
     return covered
 
 
+# Not built by the peer: errors link GitHub's docs site; a status links whatever CI posted it.
+_FOREIGN_ALLOWED = frozenset({"documentation_url", "target_url"})
+
+
 def _urls(value: Any) -> list[str]:
-    """Absolute URLs in a body, except errors' `documentation_url` (GitHub's docs site)."""
+    """Absolute URLs in a body, except those the peer does not make (`_FOREIGN_ALLOWED`)."""
     if isinstance(value, dict):
-        return [u for k, v in value.items() if k != "documentation_url" for u in _urls(v)]
+        return [u for k, v in value.items() if k not in _FOREIGN_ALLOWED for u in _urls(v)]
     if isinstance(value, list):
         return [u for v in value for u in _urls(v)]
     is_url = isinstance(value, str) and value.startswith(("http://", "https://"))

@@ -7,7 +7,8 @@ check the sandbox puts on the API does not apply to it: repositories clone anony
 public repositories on GitHub, and a push checks the token itself (`github_push.py`).
 
 This module holds repositories, branches, refs, tags, merges and compare; pull requests and
-comments are in `github_pulls`, releases in `github_releases`, CI in `github_checks`. Every
+comments are in `github_pulls`, releases in `github_releases`, CI in `github_ci` (shown by
+`github_checks` and `github_statuses`), clone and push in `github_push`. Every
 write takes the store's transaction (which serialises writers), changes git and the store,
 and records exactly one side effect with a stable key.
 """
@@ -19,7 +20,8 @@ from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from enigma.sandbox.core import PeerError, PeerSpec, Sandbox
-from enigma.sandbox.github_checks import build_checks_router, ensure_check_run
+from enigma.sandbox.github_checks import build_checks_router
+from enigma.sandbox.github_ci import ensure_check_run
 from enigma.sandbox.github_host import (
     PEER_NAME,
     PREFIX,
@@ -46,6 +48,7 @@ from enigma.sandbox.github_push import git_http_route
 from enigma.sandbox.github_ratelimit import GitHubRateLimit
 from enigma.sandbox.github_releases import build_releases_router
 from enigma.sandbox.github_seed import seed_github
+from enigma.sandbox.github_statuses import build_statuses_router
 from enigma.sandbox.gitrepo import (
     GitError,
     Identity,
@@ -69,6 +72,7 @@ def build_router(sandbox: Sandbox) -> APIRouter:
     _add_repository_routes(api, host)
     _add_ref_routes(api, host)
     _add_merge_routes(api, host)
+    api.include_router(build_statuses_router(host))  # before checks: it ends in commits/{ref}
     api.include_router(build_checks_router(host))
     api.include_router(build_pulls_router(host))
     api.include_router(build_releases_router(host))

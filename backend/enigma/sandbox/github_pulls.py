@@ -19,7 +19,7 @@ from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from enigma.sandbox.core import Transaction
-from enigma.sandbox.github_checks import ensure_check_run
+from enigma.sandbox.github_ci import ensure_check_run
 from enigma.sandbox.github_host import (
     PEER_NAME,
     GitHubHost,

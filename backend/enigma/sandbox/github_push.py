@@ -31,7 +31,7 @@ from starlette.routing import Route
 
 from enigma.sandbox.core import Transaction, check_token
 from enigma.sandbox.git_http import CgiResponse, run_http_backend, wants_push
-from enigma.sandbox.github_checks import ensure_check_run
+from enigma.sandbox.github_ci import ensure_check_run
 from enigma.sandbox.github_host import PEER_NAME, PREFIX, GitHubHost
 from enigma.sandbox.github_json import iso
 from enigma.sandbox.gitrepo import ZERO_SHA, GitRepo
