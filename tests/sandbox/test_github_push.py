@@ -114,7 +114,7 @@ def test_push_a_new_branch_and_fast_forward_another(peer: Peer, clone: Path) -> 
     ]  # fmt: skip
     head = repo.get_branch("feature/ENG-150-pushed").commit
     assert wait_for_check(head)[-1] == ("completed", "success")
-    assert repo.pushed_at.year >= 2026
+    assert repo.pushed_at > repo.created_at  # the push moved it; it was the creation time
 
 
 def test_replaying_a_push_records_nothing_and_tags_are_refs_too(peer: Peer, clone: Path) -> None:
@@ -130,6 +130,9 @@ def test_replaying_a_push_records_nothing_and_tags_are_refs_too(peer: Peer, clon
         f"github:push:acme/payments-api:refs/tags/v2.3.1-rc1@{tip}",
     ]
     assert peer.repo().get_git_ref("tags/v2.3.1-rc1").object.sha == tip
+    git.ok("push", "-q", "origin", ":hotfix", cwd=clone)  # a deletion is a ref update too
+    assert str(push_effects(peer)[-1]["key"]).endswith(f"refs/heads/hotfix@{'0' * 40}")
+    assert "hotfix" not in [b.name for b in peer.repo().get_branches()]
 
 
 def test_a_push_without_the_token_is_refused_as_an_auth_error(peer: Peer, clone: Path) -> None:
