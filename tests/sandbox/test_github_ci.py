@@ -23,7 +23,7 @@ from enigma.sandbox.core import DEFAULT_SEED, Sandbox
 from enigma.sandbox.github_peer import PEER as GITHUB
 from enigma.sandbox.github_seed import seed_github
 from enigma.sandbox.server import SandboxServer
-from tests.sandbox.github_support import Peer, PeerFactory, client
+from tests.sandbox.github_support import Peer, PeerFactory, client, release_branch
 
 DELAY = 0.3
 
@@ -70,7 +70,10 @@ def test_check_runs_only(ci: Peer) -> None:
 
 def test_several_named_checks_one_always_failing(peer_factory: PeerFactory) -> None:
     slow = peer_factory(check_delay=0.8)  # jobs end at 0.8, 1.2 and 1.6 s: far enough apart
-    commit = head(slow, "mobile-app", "feature/ENG-145-offline-cart")
+    repo = slow.repo("mobile-app")
+    release_branch(repo, "release/3.0.0")
+    assert repo.merge("release/3.0.0", "feature/ENG-145-offline-cart") is not None
+    commit = repo.get_branch("release/3.0.0").commit  # a fresh commit: its CI starts now
     finished: list[str] = []
     deadline = time.monotonic() + 10
     while len(finished) < 3 and time.monotonic() < deadline:
@@ -85,8 +88,13 @@ def test_several_named_checks_one_always_failing(peer_factory: PeerFactory) -> N
     assert commit.get_combined_status().total_count == 0
 
 
-def test_commit_statuses_only(ci: Peer) -> None:
-    commit = head(ci, "legacy-billing", "bugfix/ENG-144-tax-rounding")
+def test_commit_statuses_only(peer_factory: PeerFactory) -> None:
+    slow = peer_factory(check_delay=1.0)  # long enough to see the pending status first
+    repo = slow.repo("legacy-billing")
+    release_branch(repo, "release/3.0.0")
+    merged = repo.merge("release/3.0.0", "bugfix/ENG-144-tax-rounding")  # a fresh commit
+    assert merged is not None
+    commit = repo.get_branch("release/3.0.0").commit
     assert list(commit.get_check_runs()) == []
     first = commit.get_combined_status()
     assert (first.state, [s.context for s in first.statuses]) == ("pending", ["ci/jenkins"])
@@ -140,6 +148,7 @@ def test_posted_statuses_combine_with_simulated_ones(ci: Peer) -> None:
     assert commit.get_combined_status().state == "failure"
     assert [s.context for s in commit.get_statuses()][:1] == ["CI/Security"]
     payments = head(ci, "payments-api", "develop")
+    assert settled_status(payments)[0] == "success"  # its own CI first
     payments.create_status("failure", context="ci/extra")
     state, contexts, _ = settled_status(payments)
     assert (state, contexts) == ("failure", {"enigma-ci": "success", "ci/extra": "failure"})

@@ -20,6 +20,7 @@ from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
 
 from enigma.sandbox.faults import FaultRule
 from enigma.sandbox.github_peer import PEER as GITHUB
+from enigma.sandbox.github_ratelimit import Quota, RateWindow
 from enigma.sandbox.server import SandboxServer
 from tests.sandbox.contract import load_contract
 
@@ -178,7 +179,7 @@ def test_pygithub_default_retry_sleeps_until_the_reset(server: SandboxServer) ->
 
 
 def test_the_quota_runs_down_when_enforced(sandbox_factory: Callable[..., SandboxServer]) -> None:
-    settings = {"rate_limit": 3, "rate_limit_window_seconds": 1, "rate_limit_enforced": True}
+    settings = {"rate_limit": 3, "rate_limit_window_seconds": 2, "rate_limit_enforced": True}
     server = sandbox_factory(specs=[GITHUB], settings=settings)
     gh = pygithub(server, retry=None)
     seen = []
@@ -192,3 +193,15 @@ def test_the_quota_runs_down_when_enforced(sandbox_factory: Callable[..., Sandbo
     time.sleep(max(0.0, gh.rate_limiting_resettime - time.time()) + 0.05)
     assert gh.get_repo("acme/web-app").name == "web-app"
     assert gh.rate_limiting == (2, 3)
+
+
+def test_the_window_opens_with_its_first_request_and_starts_over_unless_enforced() -> None:
+    now = [1000.0]
+    relaxed = RateWindow(2, 60, enforced=False, clock=lambda: now[0])
+    strict = RateWindow(2, 60, enforced=True, clock=lambda: now[0])
+    now[0] = 1030.0
+    assert [relaxed.take()[1].remaining for _ in range(3)] == [1, 0, 1]  # spent: a new window
+    assert [strict.take()[0] for _ in range(3)] == [True, True, False]
+    assert strict.take()[1] == Quota(limit=2, remaining=0, reset=1090)
+    now[0] = 1090.0
+    assert strict.take() == (True, Quota(limit=2, remaining=1, reset=1150))

@@ -18,7 +18,7 @@ from github.PullRequest import PullRequest
 
 from tests.sandbox.github_support import Peer, PeerFactory, release_branch
 
-DELAY = 0.6
+DELAY = 1.0  # generous: the tests act within it before it passes
 BASE_MODIFIED = "Base branch was modified. Review and try the merge again."
 MERGE_DOCS = "https://docs.github.com/rest/pulls/pulls#merge-a-pull-request"
 

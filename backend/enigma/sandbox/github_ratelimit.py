@@ -58,7 +58,10 @@ class Quota:
 
 
 class RateWindow:
-    """A fixed window of `limit` requests, thread-safe; the clock is injectable for tests."""
+    """A window of `limit` requests opened by the first request; thread-safe.
+
+    The clock is injectable for tests.
+    """
 
     def __init__(
         self, limit: int, seconds: float, enforced: bool, clock: Callable[[], float] = time.time
@@ -69,7 +72,7 @@ class RateWindow:
         self._clock = clock
         self._lock = threading.Lock()
         self._used = 0
-        self._reset = self._clock() + self.seconds
+        self._reset = 0.0  # the first request opens the first window, as on GitHub
 
     def take(self) -> tuple[bool, Quota]:
         """Count one request: (allowed, the numbers to report with the answer)."""
