@@ -7,7 +7,9 @@ finds the operation a request hit and checks the answer against that operation's
 schema, with the converted components embedded so every `$ref` resolves in place.
 
 Statuses the operation does not declare (a 401 from the auth layer, say) are held to
-`basic-error`, the shape GitHub gives every error.
+`basic-error`, the shape GitHub gives every error. A legacy route that an operation's own
+description names (`GET /repos/{owner}/{repo}/statuses/{ref}`, which PyGithub's
+`Commit.get_statuses` calls) is held to that operation.
 """
 
 from __future__ import annotations
@@ -24,8 +26,12 @@ from jsonschema import Draft202012Validator, FormatChecker  # type: ignore[impor
 __all__ = ["CONTRACT_FILE", "Contract", "ContractError", "Operation", "convert", "load_contract"]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-CONTRACT_FILE = REPO_ROOT.parent / "shared" / "contracts" / "github-rest-subset.openapi.json"
+CONTRACT_FILE = REPO_ROOT / "tests" / "contracts" / "github-rest-subset.openapi.json"
 _METHODS = ("get", "post", "put", "patch", "delete")
+# (method, legacy path template, the operation that documents it as "also available via")
+_LEGACY_ROUTES = [
+    ("GET", "/repos/{owner}/{repo}/statuses/{ref}", "/repos/{owner}/{repo}/commits/{ref}/statuses"),
+]
 
 
 class ContractError(AssertionError):
@@ -92,6 +98,11 @@ class Contract:
         hits = [
             op for op in self.operations if op.method == method.upper() and op.regex.match(path)
         ]
+        for verb, legacy, documented in _LEGACY_ROUTES:
+            if verb == method.upper() and _template_regex(legacy).match(path):
+                hits += [
+                    op for op in self.operations if (op.method, op.template) == (verb, documented)
+                ]
         return max(hits, key=lambda op: op.literal_length, default=None)
 
     def response_schema(self, op: Operation, status: int) -> dict[str, Any] | None:

@@ -2,189 +2,31 @@
 
 Every answer the peer gives during these tests is recorded by an ASGI middleware wrapped
 around the sandbox app, and checked at teardown: against GitHub's own OpenAPI description
-(the shared contract), and for URLs that leave the peer's own address. The side-effect log is
-checked too: no effect key may appear twice.
+(the contract subset in tests/contracts), and for URLs that leave the peer's own address. The
+side-effect log is checked too: no effect key may appear twice.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
-import time
 from collections import Counter
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pytest
-from github import Auth, BadCredentialsException, Github, GithubException, InputGitAuthor
-from github.Repository import Repository
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from github import BadCredentialsException, Github, GithubException, InputGitAuthor
 
-from enigma.sandbox import server as server_module
-from enigma.sandbox.github_peer import PEER as GITHUB
-from enigma.sandbox.server import SandboxServer
 from tests.sandbox.contract import load_contract
-
-API_PREFIX = "/github/api/v3"
-CHECK_DELAY = 0.6
-
-
-@dataclass(frozen=True)
-class Seen:
-    """One answer of the GitHub API as it left the sandbox."""
-
-    method: str
-    path: str
-    status: int
-    headers: dict[str, str]
-    body: bytes
-
-    def json(self) -> Any:
-        """The decoded body, or None when there is none."""
-        return json.loads(self.body) if self.body else None
-
-
-class ResponseRecorder:
-    """ASGI middleware that keeps every answer to a request under the GitHub API prefix."""
-
-    def __init__(self, app: ASGIApp, seen: list[Seen]):
-        self.app = app
-        self.seen = seen
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith(API_PREFIX):
-            await self.app(scope, receive, send)
-            return
-        start: dict[str, Any] = {}
-        chunks: list[bytes] = []
-
-        async def recording_send(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                start.update(message)
-            elif message["type"] == "http.response.body":
-                chunks.append(message.get("body", b""))
-            await send(message)
-
-        await self.app(scope, receive, recording_send)
-        headers = {k.decode().lower(): v.decode() for k, v in start.get("headers", [])}
-        path = scope["path"].removeprefix(API_PREFIX)
-        self.seen.append(Seen(scope["method"], path, start["status"], headers, b"".join(chunks)))
-
-
-@dataclass
-class Peer:
-    """A running sandbox with only the GitHub peer, a PyGithub client, and what it answered."""
-
-    server: SandboxServer
-    gh: Github
-    seen: list[Seen] = field(default_factory=list)
-
-    @property
-    def root(self) -> str:
-        """`http://127.0.0.1:PORT/github`: every URL the peer hands out must start here."""
-        return self.server.urls.github.removesuffix("/api/v3")
-
-    def repo(self, name: str = "payments-api") -> Repository:
-        """A seeded repository through PyGithub."""
-        return self.gh.get_repo(f"acme/{name}")
-
-    def effect_keys(self) -> list[str]:
-        """Keys of the GitHub side effects so far, in order."""
-        return [e["key"] for e in self.server.sandbox.store.effects(peer="github")]
-
-
-def client(server: SandboxServer, token: str | None = None, per_page: int = 30) -> Github:
-    """PyGithub as Enigma would build it, without its write throttle (1 s per write)."""
-    auth = Auth.Token(token or server.urls.token)
-    return Github(
-        base_url=server.urls.github,
-        auth=auth,
-        per_page=per_page,
-        retry=None,
-        seconds_between_requests=None,
-        seconds_between_writes=None,
-    )
-
-
-PeerFactory = Callable[..., Peer]
-
-
-@pytest.fixture
-def peer_factory(
-    sandbox_factory: Callable[..., SandboxServer], monkeypatch: pytest.MonkeyPatch
-) -> Iterator[PeerFactory]:
-    """Start GitHub-only sandboxes whose answers are recorded; check them all at teardown."""
-    seen: list[Seen] = []
-    peers: list[Peer] = []
-    build_app = server_module.build_app
-
-    def recording_build_app(*args: Any, **kwargs: Any) -> ASGIApp:
-        return ResponseRecorder(build_app(*args, **kwargs), seen)
-
-    monkeypatch.setattr(server_module, "build_app", recording_build_app)
-
-    def start(name: str = "sandbox", check_delay: float = CHECK_DELAY, per_page: int = 30) -> Peer:
-        settings = {"check_delay_seconds": check_delay}
-        server = sandbox_factory(specs=[GITHUB], settings=settings, name=name)
-        peers.append(Peer(server, client(server, per_page=per_page), seen))
-        return peers[-1]
-
-    yield start
-    assert_all_answers_keep_the_contract(seen, [p.root for p in peers])
-    latest = {p.server.sandbox.data_dir: p for p in peers}  # a restart reuses the log
-    for peer in latest.values():
-        duplicates = {k: n for k, n in Counter(peer.effect_keys()).items() if n > 1}
-        assert not duplicates, f"effects recorded more than once: {duplicates}"
-
-
-@pytest.fixture
-def peer(peer_factory: PeerFactory) -> Peer:
-    """One GitHub-only sandbox."""
-    return peer_factory()
-
-
-def assert_all_answers_keep_the_contract(seen: list[Seen], roots: list[str]) -> set[str]:
-    """Validate every recorded answer; return the contract operations they covered."""
-    contract = load_contract()
-    covered = set()
-    for answer in seen:
-        op = contract.validate(answer.method, answer.path, answer.status, answer.json())
-        covered.add(f"{op.method} {op.template}")
-        for url in _urls(answer.json()) + _link_urls(answer.headers.get("link", "")):
-            assert url.startswith(tuple(roots)), f"{answer.method} {answer.path}: foreign {url}"
-    return covered
-
-
-def _urls(value: Any) -> list[str]:
-    """Absolute URLs in a body, except errors' `documentation_url` (GitHub's docs site)."""
-    if isinstance(value, dict):
-        return [u for k, v in value.items() if k != "documentation_url" for u in _urls(v)]
-    if isinstance(value, list):
-        return [u for v in value for u in _urls(v)]
-    is_url = isinstance(value, str) and value.startswith(("http://", "https://"))
-    return [value] if is_url else []
-
-
-def _link_urls(link: str) -> list[str]:
-    return [part.split(">")[0].lstrip(" <") for part in link.split(",") if ">" in part]
-
-
-def wait_for_check(commit: Any, timeout: float = 10.0) -> list[tuple[str, str | None]]:
-    """Poll a commit's check runs until completed; return the (status, conclusion) seen."""
-    observed: list[tuple[str, str | None]] = []
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        (run,) = list(commit.get_check_runs())
-        if not observed or observed[-1] != (run.status, run.conclusion):
-            observed.append((run.status, run.conclusion))
-        if run.status == "completed":
-            return observed
-        time.sleep(0.05)
-    raise AssertionError(f"check run never completed: {observed}")
-
+from tests.sandbox.github_support import (
+    Peer,
+    PeerFactory,
+    assert_all_answers_keep_the_contract,
+    client,
+    wait_for_check,
+)
+from tests.sandbox.github_support import (
+    release_branch as _release_branch,
+)
 
 # -- repositories, branches, refs -------------------------------------------------------------
 
@@ -250,12 +92,6 @@ def test_annotated_tag_object(peer: Peer) -> None:
 
 
 # -- merges -----------------------------------------------------------------------------------
-
-
-def _release_branch(repo: Repository, name: str = "release/2.4.0") -> str:
-    sha = repo.get_branch("develop").commit.sha
-    repo.create_git_ref(f"refs/heads/{name}", sha)
-    return sha
 
 
 def test_clean_merge_makes_a_merge_commit(peer: Peer) -> None:
@@ -477,7 +313,7 @@ def test_state_survives_a_restart(peer_factory: PeerFactory) -> None:
 
 
 def test_every_contract_operation_answers_to_the_contract(peer: Peer) -> None:
-    """Reach all 23 operations of the contract; every answer validates against it."""
+    """Reach all 25 operations of the contract; every answer validates against it."""
     repo = peer.repo()
     repo.get_branches().totalCount  # noqa: B018 - fetch the list
     _release_branch(repo)
@@ -498,6 +334,8 @@ def test_every_contract_operation_answers_to_the_contract(peer: Peer) -> None:
     list(pr.get_issue_comments())
     commit = repo.get_branch("release/2.4.0").commit
     list(commit.get_check_runs())
+    commit.create_status("success", context="ci/extra")
+    list(commit.get_statuses())
     commit.get_combined_status()
     assert not pr.is_merged()
     repo.get_pull(pr.number).merge()

@@ -20,12 +20,16 @@ from enigma.sandbox.github_json import Links, RepoLinks, user_json
 from enigma.sandbox.gitrepo import GitRepo, Identity
 
 __all__ = [
+    "API_PREFIX",
     "DOCS_URL",
     "PEER_NAME",
     "PREFIX",
+    "RATE_LIMIT_DOCS_URL",
     "GitHubHost",
     "RepoContext",
     "error",
+    "error_body",
+    "github_option",
     "not_found",
     "page_size",
     "paginate",
@@ -36,14 +40,25 @@ __all__ = [
 
 PEER_NAME = "github"
 PREFIX = "/github"
+API_PREFIX = "/github/api/v3"
 DOCS_URL = "https://docs.github.com/rest"
+RATE_LIMIT_DOCS_URL = "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api"
 BOT_ID = 2
 OWNER_ID = 1
 
 
+def error_body(status: int, message: str, **extra: Any) -> dict[str, Any]:
+    """GitHub's error shape: message, documentation_url and the status as a string.
+
+    A rate-limit message links GitHub's rate-limit page, as GitHub's own answer does.
+    """
+    docs = RATE_LIMIT_DOCS_URL if message.startswith("API rate limit exceeded") else DOCS_URL
+    return {"message": message, "documentation_url": docs, "status": str(status), **extra}
+
+
 def error(status: int, message: str, **extra: Any) -> PeerError:
     """A GitHub-shaped error answer."""
-    return PeerError(status, {"message": message, "documentation_url": DOCS_URL, **extra})
+    return PeerError(status, error_body(status, message, **extra))
 
 
 def not_found() -> PeerError:
@@ -54,6 +69,11 @@ def not_found() -> PeerError:
 def validation_failed(resource: str, code: str, **fields: Any) -> PeerError:
     """GitHub's 422 with one entry in `errors` (`field`, `message`, ... in fields)."""
     return error(422, "Validation Failed", errors=[{"resource": resource, "code": code, **fields}])
+
+
+def github_option(sandbox: Sandbox, name: str, default: Any) -> Any:
+    """A run-time setting (tests shorten delays), else the seed's `[github]` value, else default."""
+    return sandbox.setting(name, sandbox.seed.get("github", {}).get(name, default))
 
 
 @dataclass(frozen=True)
@@ -76,6 +96,10 @@ class GitHubHost:
     def bot_login(self) -> str:
         """The user the sandbox token belongs to."""
         return str(self.seed.get("bot", "release-bot"))
+
+    def option(self, name: str, default: Any) -> Any:
+        """A run-time setting, else the seed's `[github]` value, else `default`."""
+        return github_option(self.sandbox, name, default)
 
     @property
     def check_name(self) -> str:

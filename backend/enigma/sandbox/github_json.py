@@ -5,7 +5,7 @@ PyGithub's check that followed URLs stay under its base URL holds however the sa
 reached. API URLs live under `<root>/api/v3`; web (`html_url`) URLs under `<root>`, and the
 clone URL points at the git smart-HTTP path `<root>/<owner>/<repo>.git`.
 
-Shapes follow the OpenAPI description in the shared contract (`full-repository`,
+Shapes follow GitHub's OpenAPI description (the subset in tests/contracts: `full-repository`,
 `pull-request`, `check-run`, ...); the contract tests hold every answer to it.
 """
 

@@ -2,32 +2,33 @@
 
 Mounted at `/github`; the REST API answers under `/github/api/v3` (give PyGithub
 `base_url=http://HOST:PORT/github/api/v3`) and `git clone http://HOST:PORT/github/OWNER/REPO.git`
-works through `git http-backend`. The clone route is a plain Starlette route, so the token
-check the sandbox puts on the API does not apply to it: repositories clone anonymously and
-read-only, like public repositories on GitHub.
+works through `git http-backend`. The git route is a plain Starlette route, so the token
+check the sandbox puts on the API does not apply to it: repositories clone anonymously, like
+public repositories on GitHub, and a push checks the token itself (`github_push.py`).
 
 This module holds repositories, branches, refs, tags, merges and compare; pull requests and
-comments are in `github_pulls`, releases in `github_releases`, CI in `github_checks`. Every
+comments are in `github_pulls`, releases in `github_releases`, CI in `github_ci` (shown by
+`github_checks` and `github_statuses`), clone and push in `github_push`. Every
 write takes the store's transaction (which serialises writers), changes git and the store,
 and records exactly one side effect with a stable key.
 """
 
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import JSONResponse, Response
-from starlette.concurrency import run_in_threadpool
-from starlette.routing import Route
 
-from enigma.sandbox.core import PeerSpec, Sandbox
-from enigma.sandbox.git_http import run_http_backend
-from enigma.sandbox.github_checks import build_checks_router, ensure_check_run
+from enigma.sandbox.core import PeerError, PeerSpec, Sandbox
+from enigma.sandbox.github_checks import build_checks_router
+from enigma.sandbox.github_ci import ensure_check_run
 from enigma.sandbox.github_host import (
     PEER_NAME,
     PREFIX,
     GitHubHost,
     RepoContext,
     error,
+    error_body,
     page_size,
     paginate,
     repo_dependency,
@@ -43,8 +44,11 @@ from enigma.sandbox.github_json import (
     short_branch_json,
 )
 from enigma.sandbox.github_pulls import build_pulls_router
+from enigma.sandbox.github_push import git_http_route
+from enigma.sandbox.github_ratelimit import GitHubRateLimit
 from enigma.sandbox.github_releases import build_releases_router
 from enigma.sandbox.github_seed import seed_github
+from enigma.sandbox.github_statuses import build_statuses_router
 from enigma.sandbox.gitrepo import (
     GitError,
     Identity,
@@ -68,11 +72,12 @@ def build_router(sandbox: Sandbox) -> APIRouter:
     _add_repository_routes(api, host)
     _add_ref_routes(api, host)
     _add_merge_routes(api, host)
+    api.include_router(build_statuses_router(host))  # before checks: it ends in commits/{ref}
     api.include_router(build_checks_router(host))
     api.include_router(build_pulls_router(host))
     api.include_router(build_releases_router(host))
     router.include_router(api)
-    router.routes.append(_git_http_route(host))
+    router.routes.append(git_http_route(host))
     return router
 
 
@@ -297,31 +302,25 @@ def _add_merge_routes(router: APIRouter, host: GitHubHost) -> None:
         return JSONResponse(commit_json(ctx.rl, ctx.git.commit_info(merged)), status_code=201)
 
 
-def _git_http_route(host: GitHubHost) -> Route:
-    """`/{owner}/{repo}.git/...`: read-only smart HTTP (clone, fetch) via git http-backend."""
-
-    async def git_http(request: Request) -> Response:
-        body = await request.body()
-        path_info = request.url.path.removeprefix(PREFIX)
-        answer = await run_in_threadpool(
-            run_http_backend,
-            host.sandbox.repos_dir,
-            path_info,
-            request.method,
-            request.url.query,
-            dict(request.headers),
-            body,
-            request.client.host if request.client else "127.0.0.1",
-        )
-        return Response(answer.body, status_code=answer.status, headers=dict(answer.headers))
-
-    return Route("/{owner}/{repo}.git/{rest:path}", git_http, methods=["GET", "POST"])
-
-
 def _error_body(status: int, message: str) -> Json:
     """GitHub says "Bad credentials" for a missing or wrong token (PyGithub maps it)."""
-    text = "Bad credentials" if status == 401 else message
-    return {"message": text, "documentation_url": "https://docs.github.com/rest"}
+    return error_body(status, "Bad credentials" if status == 401 else message)
+
+
+def _validation_error(errors: Sequence[Any]) -> PeerError:
+    """A body that is not JSON is GitHub's 400; anything else malformed its 422 with errors."""
+    unreadable = ("json_invalid", "missing")
+    if any(e.get("type") in unreadable and "body" in e.get("loc", ()) for e in errors):
+        return error(400, "Problems parsing JSON")
+    found = [_invalid_field(e) for e in errors]
+    return error(422, "Validation Failed", errors=found)
+
+
+def _invalid_field(problem: Any) -> Json:
+    """One entry of GitHub's `errors` list from one pydantic error."""
+    field = str((problem.get("loc") or ("",))[-1])
+    message = str(problem.get("msg", "invalid"))
+    return {"resource": "Request", "code": "invalid", "field": field, "message": message}
 
 
 PEER = PeerSpec(
@@ -330,4 +329,6 @@ PEER = PeerSpec(
     build_router=build_router,
     seed=seed_github,
     error_body=_error_body,
+    validation_error=_validation_error,
+    middleware=GitHubRateLimit,
 )

@@ -1,7 +1,8 @@
 """JSON of pull requests and issue comments, with git facts read at answer time.
 
 An open pull request shows its branches' current commits, whether they merge cleanly
-(`git merge-tree`), and its commit and line counts; a merged one shows what was true when it
+(`git merge-tree`; "unknown" while the sandbox plays GitHub's lazy computation, see
+`github_mergeability`), and its commit and line counts; a merged one shows what was true when it
 merged (kept in its document).
 """
 
@@ -11,6 +12,7 @@ from typing import Any
 
 from enigma.sandbox.github_host import RepoContext
 from enigma.sandbox.github_json import node_id, repository_json
+from enigma.sandbox.github_mergeability import mergeability_settled
 from enigma.sandbox.gitrepo import GitError
 
 __all__ = ["comment_json", "pull_json"]
@@ -37,7 +39,7 @@ def _live(ctx: RepoContext, doc: Json) -> tuple[str, str]:
 
 
 def _mergeability(ctx: RepoContext, doc: Json, base: str, head: str) -> tuple[bool | None, str]:
-    if doc["state"] != "open":
+    if doc["state"] != "open" or not mergeability_settled(ctx, doc, base, head):
         return None, "unknown"
     try:
         _, conflicts = ctx.git.merge_tree(base, head)

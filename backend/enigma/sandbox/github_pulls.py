@@ -19,7 +19,7 @@ from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from enigma.sandbox.core import Transaction
-from enigma.sandbox.github_checks import ensure_check_run
+from enigma.sandbox.github_ci import ensure_check_run
 from enigma.sandbox.github_host import (
     PEER_NAME,
     GitHubHost,
@@ -33,6 +33,7 @@ from enigma.sandbox.github_host import (
     validation_failed,
 )
 from enigma.sandbox.github_json import iso
+from enigma.sandbox.github_mergeability import mergeability_settled, refuse_while_unsettled
 from enigma.sandbox.github_pull_json import comment_json, pull_json
 from enigma.sandbox.gitrepo import MergeConflict, RefConflict
 
@@ -131,6 +132,7 @@ def build_pulls_router(host: GitHubHost) -> APIRouter:
                 "comments": 0,
             }
             tx.put(PEER_NAME, "pull", _pull_key(ctx, number), doc)
+            mergeability_settled(ctx, doc, base_sha, head_sha)  # GitHub starts computing now
             ensure_check_run(tx, host, ctx.full_name, ctx.git, head_sha, head)
             key = f"github:pull:{ctx.full_name}:{head}->{base}"
             tx.record_effect(request, PEER_NAME, "pull.create", key, {"number": number})
@@ -165,6 +167,7 @@ def build_pulls_router(host: GitHubHost) -> APIRouter:
         ctx: Repo, request: Request, number: int, body: Annotated[Json | None, Body()] = None
     ) -> JSONResponse:
         """GitHub answers 405 when the pull request cannot be merged, 409 on a stale sha."""
+        _await_mergeability(ctx, number)
         with host.sandbox.store.transaction() as tx:
             doc = _load_pull(ctx, number)
             sha = _merge_pull(ctx, doc, body or {})
@@ -177,6 +180,18 @@ def build_pulls_router(host: GitHubHost) -> APIRouter:
 
     _add_comment_routes(router, host)
     return router
+
+
+def _await_mergeability(ctx: RepoContext, number: int) -> None:
+    """The transient 405 while mergeability is unknown.
+
+    Checked in its own transaction, before the merge's: the moment the sandbox first saw this
+    pair of commits must be kept even though the request is refused.
+    """
+    doc = _load_pull(ctx, number)
+    base, head = ctx.branch_sha(doc["base"]), ctx.branch_sha(doc["head"])
+    if doc["state"] == "open" and base is not None and head is not None:
+        refuse_while_unsettled(ctx, doc, base, head)
 
 
 def _refuse_duplicate(tx: Transaction, ctx: RepoContext, head: str, base: str) -> None:

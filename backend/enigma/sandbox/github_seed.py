@@ -6,8 +6,9 @@ For each `[[github.repos]]` entry: one commit on main with `files`, tagged with 
 writing its `files`. Authors and dates are fixed, so the same seed gives the same commit ids on
 every machine. A repository directory that already exists is left alone.
 
-The store gets one `repo` document per repository (id, description, and the tips of branches
-whose CI fails) and a check run for every seeded head, so CI has an answer for them too.
+The store gets one `repo` document per repository (id, description, the tips of branches
+whose CI fails, and the CI options `ci`, `checks`, `failing_checks`, see `github_ci`) and a
+CI record for every seeded head, so CI has an answer for them too.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from enigma.sandbox.core import Sandbox
-from enigma.sandbox.github_checks import ensure_check_run
+from enigma.sandbox.github_ci import ci_config, ensure_check_run
 from enigma.sandbox.github_host import PEER_NAME, GitHubHost
 from enigma.sandbox.gitrepo import GitRepo, Identity
 
@@ -48,19 +49,28 @@ def seed_github(sandbox: Sandbox) -> None:
                 "default_branch": "main",
                 "created_at": "2026-01-15T09:00:00Z",
                 "ci_failing": failing,
-            }
+            } | _ci_options(spec)
+            ci_config(doc, host)  # a seed with an unknown `ci` mode fails here, loudly
             tx.put(PEER_NAME, "repo", full_name, doc)
             for ref in git.list_refs("refs/heads"):
                 branch = ref.name.removeprefix("refs/heads/")
                 ensure_check_run(tx, host, full_name, git, ref.commit_sha, branch)
 
 
+def _ci_options(spec: dict[str, Any]) -> dict[str, Any]:
+    """The repository's CI options (`ci`, `checks`, `failing_checks`) as given in the seed."""
+    return {key: spec[key] for key in ("ci", "checks", "failing_checks") if key in spec}
+
+
 def commit_message_for(branch: str) -> str:
-    """`feature/ENG-101-refunds` -> `ENG-101: refunds`; no ticket -> `cache warmup`."""
+    """`feature/ENG-101-refunds` -> `ENG-101: refunds`; no ticket -> `cache warmup`.
+
+    `ENG-141_fast-path` -> `ENG-141: fast path`; `users/alice/ENG-142` -> `ENG-142: changes`.
+    """
     leaf = branch.rsplit("/", 1)[-1]
-    match = re.match(r"([A-Z][A-Z0-9]+-\d+)-?(.*)", leaf)
+    match = re.match(r"([A-Z][A-Z0-9]+-\d+)[-_]?(.*)", leaf)
     if match:
-        return f"{match[1]}: {match[2].replace('-', ' ') or 'changes'}"
+        return f"{match[1]}: {match[2].replace('-', ' ').replace('_', ' ') or 'changes'}"
     return leaf.replace("-", " ")
 
 

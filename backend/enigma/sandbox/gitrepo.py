@@ -11,19 +11,39 @@ rather than as options.
 Commits are built without a work tree: blobs are written with `hash-object`, a temporary index
 (`GIT_INDEX_FILE`) is filled with `read-tree` and `update-index --index-info`, and `write-tree`
 plus `commit-tree` make the commit. Merges use `git merge-tree --write-tree` (git >= 2.38).
+
+Errors, value types, the environment and output parsing live in `git_types`; their names are
+importable from here as before.
 """
 
 from __future__ import annotations
 
-import functools
-import os
 import subprocess
 import tempfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
+
+from enigma.sandbox.git_types import (
+    LOG_FORMAT,
+    STATUS_LETTERS,
+    ZERO_SHA,
+    ChangedFile,
+    CommitInfo,
+    Comparison,
+    GitError,
+    Identity,
+    InvalidRefName,
+    MergeConflict,
+    Ref,
+    RefConflict,
+    check_path,
+    check_ref_name,
+    checked_rev,
+    git_env,
+    parse_commit,
+    parse_numstat,
+)
 
 __all__ = [
     "ZERO_SHA",
@@ -40,113 +60,6 @@ __all__ = [
     "check_ref_name",
     "git_env",
 ]
-
-ZERO_SHA = "0" * 40
-_FIELD = "\x1f"
-_LOG_FORMAT = _FIELD.join(["%H", "%T", "%P", "%an", "%ae", "%at", "%cn", "%ce", "%ct", "%B"])
-
-
-class GitError(Exception):
-    """A git command failed; carries the command's stderr."""
-
-
-class InvalidRefName(GitError):
-    """`git check-ref-format` rejects the name."""
-
-
-class RefConflict(GitError):
-    """A compare-and-swap ref update found another value than the one expected."""
-
-    def __init__(self, ref: str, expected: str | None, actual: str | None):
-        super().__init__(f"{ref}: expected {expected or 'absent'}, found {actual or 'absent'}")
-        self.ref = ref
-        self.expected = expected
-        self.actual = actual
-
-
-class MergeConflict(GitError):
-    """A merge cannot be made without a human; `files` are the conflicting paths."""
-
-    def __init__(self, files: Sequence[str]):
-        super().__init__("merge conflict in " + ", ".join(files))
-        self.files = tuple(files)
-
-
-@dataclass(frozen=True)
-class Identity:
-    """Who made a commit or tag, and when."""
-
-    name: str = "Enigma Sandbox"
-    email: str = "sandbox@enigma.invalid"
-    when: datetime = datetime(2026, 1, 1, tzinfo=UTC)
-
-    def git_date(self) -> str:
-        """The date in git's internal `<epoch> <tz>` form."""
-        return f"{int(self.when.timestamp())} +0000"
-
-
-@dataclass(frozen=True)
-class CommitInfo:
-    """What `git log` tells about one commit."""
-
-    sha: str
-    tree: str
-    parents: tuple[str, ...]
-    message: str
-    author: Identity
-    committer: Identity
-
-
-@dataclass(frozen=True)
-class Ref:
-    """One ref: its full name, the object it points at, and the commit it peels to."""
-
-    name: str
-    object_sha: str
-    object_type: str
-    commit_sha: str
-
-
-@dataclass(frozen=True)
-class ChangedFile:
-    """One file changed between two commits."""
-
-    filename: str
-    status: Literal["added", "removed", "modified", "changed"]
-    sha: str
-    additions: int
-    deletions: int
-
-
-@dataclass(frozen=True)
-class Comparison:
-    """How head relates to base, as GitHub's compare API reports it (three-dot diff)."""
-
-    status: Literal["identical", "ahead", "behind", "diverged"]
-    ahead_by: int
-    behind_by: int
-    merge_base: str
-    commits: tuple[CommitInfo, ...]
-    files: tuple[ChangedFile, ...]
-
-
-def git_env(identity: Identity | None = None) -> dict[str, str]:
-    """A scrubbed environment for git: no user config, no prompts, fixed identity."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-    who = identity or Identity()
-    env.update(
-        GIT_CONFIG_NOSYSTEM="1",
-        GIT_CONFIG_GLOBAL=os.devnull,
-        GIT_TERMINAL_PROMPT="0",
-        LC_ALL="C",
-        GIT_AUTHOR_NAME=who.name,
-        GIT_AUTHOR_EMAIL=who.email,
-        GIT_AUTHOR_DATE=who.git_date(),
-        GIT_COMMITTER_NAME=who.name,
-        GIT_COMMITTER_EMAIL=who.email,
-        GIT_COMMITTER_DATE=who.git_date(),
-    )
-    return env
 
 
 class GitRepo:
@@ -224,13 +137,17 @@ class GitRepo:
     def is_ancestor(self, ancestor: str, descendant: str) -> bool:
         """Whether `ancestor` is reachable from `descendant` (a commit is its own ancestor)."""
         proc = self.git(
-            "merge-base", "--is-ancestor", _rev(ancestor), _rev(descendant), ok_codes=(0, 1)
+            "merge-base",
+            "--is-ancestor",
+            checked_rev(ancestor),
+            checked_rev(descendant),
+            ok_codes=(0, 1),
         )
         return proc.returncode == 0
 
     def merge_base(self, a: str, b: str) -> str | None:
         """The best common ancestor of two commits, or None for unrelated histories."""
-        proc = self.git("merge-base", _rev(a), _rev(b), ok_codes=(0, 1))
+        proc = self.git("merge-base", checked_rev(a), checked_rev(b), ok_codes=(0, 1))
         return proc.stdout.decode().strip() or None
 
     def commit_info(self, rev: str) -> CommitInfo:
@@ -238,27 +155,27 @@ class GitRepo:
         sha = self.rev_parse(rev)
         if sha is None:
             raise GitError(f"unknown revision {rev!r}")
-        out = self.git("log", "-1", "-z", f"--format={_LOG_FORMAT}", sha).stdout.decode()
-        return _parse_commit(out.rstrip("\0"))
+        out = self.git("log", "-1", "-z", f"--format={LOG_FORMAT}", sha).stdout.decode()
+        return parse_commit(out.rstrip("\0"))
 
     def log(self, rev_range: str, limit: int = 250) -> list[CommitInfo]:
         """Commits in a range such as `base..head`, oldest first (as GitHub lists them)."""
-        args = ["log", "-z", "--reverse", f"--max-count={limit}", f"--format={_LOG_FORMAT}"]
-        out = self.git(*args, _rev(rev_range), "--").stdout.decode()
-        return [_parse_commit(rec) for rec in out.split("\0") if rec.strip()]
+        args = ["log", "-z", "--reverse", f"--max-count={limit}", f"--format={LOG_FORMAT}"]
+        out = self.git(*args, checked_rev(rev_range), "--").stdout.decode()
+        return [parse_commit(rec) for rec in out.split("\0") if rec.strip()]
 
     def count(self, rev_range: str) -> int:
         """Number of commits in a range."""
-        return int(self._out("rev-list", "--count", _rev(rev_range), "--"))
+        return int(self._out("rev-list", "--count", checked_rev(rev_range), "--"))
 
     def read_file(self, rev: str, path: str) -> bytes | None:
         """A file's contents at a commit, or None when it has no such file."""
-        proc = self.git("cat-file", "blob", f"{_rev(rev)}:{path}", ok_codes=(0, 128))
+        proc = self.git("cat-file", "blob", f"{checked_rev(rev)}:{path}", ok_codes=(0, 128))
         return proc.stdout if proc.returncode == 0 else None
 
     def list_files(self, rev: str) -> list[str]:
         """Every file path in a commit's tree."""
-        out = self.git("ls-tree", "-r", "-z", "--name-only", _rev(rev), "--").stdout.decode()
+        out = self.git("ls-tree", "-r", "-z", "--name-only", checked_rev(rev), "--").stdout.decode()
         return [p for p in out.split("\0") if p]
 
     def compare(self, base: str, head: str) -> Comparison:
@@ -281,16 +198,18 @@ class GitRepo:
 
     def diff_files(self, old: str, new: str) -> list[ChangedFile]:
         """Files that differ between two commits, with line counts."""
-        pair = (_rev(old), _rev(new), "--")
+        pair = (checked_rev(old), checked_rev(new), "--")
         raw = self.git("diff-tree", "-r", "-z", "--no-renames", *pair).stdout.decode()
         stat = self.git("diff-tree", "-r", "-z", "--no-renames", "--numstat", *pair)
-        counts = _parse_numstat(stat.stdout.decode())
+        counts = parse_numstat(stat.stdout.decode())
         parts = [p for p in raw.split("\0") if p]
         files = []
         for meta, path in zip(parts[0::2], parts[1::2], strict=True):
             _, _, _, new_sha, letter = meta.lstrip(":").split(" ")
             adds, dels = counts.get(path, (0, 0))
-            files.append(ChangedFile(path, _STATUS.get(letter[0], "changed"), new_sha, adds, dels))
+            files.append(
+                ChangedFile(path, STATUS_LETTERS.get(letter[0], "changed"), new_sha, adds, dels)
+            )
         return files
 
     # -- writing -------------------------------------------------------------------------------
@@ -315,7 +234,7 @@ class GitRepo:
                 self.git("read-tree", "--empty", extra_env=index_env)
             lines = []
             for path, content in sorted(files.items()):
-                _check_path(path)
+                check_path(path)
                 if content is None:
                     lines.append(f"0 {ZERO_SHA}\t{path}")
                 else:
@@ -330,9 +249,9 @@ class GitRepo:
         self, tree: str, message: str, parents: Sequence[str], identity: Identity | None = None
     ) -> str:
         """Make a commit object for a tree and parents; the message is read from stdin."""
-        args = ["commit-tree", _rev(tree)]
+        args = ["commit-tree", checked_rev(tree)]
         for parent in parents:
-            args += ["-p", _rev(parent)]
+            args += ["-p", checked_rev(parent)]
         return self.git(*args, stdin=message.encode(), identity=identity).stdout.decode().strip()
 
     def merge_tree(self, base_sha: str, head_sha: str) -> tuple[str, tuple[str, ...]]:
@@ -343,8 +262,8 @@ class GitRepo:
             "--name-only",
             "--no-messages",
             "-z",
-            _rev(base_sha),
-            _rev(head_sha),
+            checked_rev(base_sha),
+            checked_rev(head_sha),
             ok_codes=(0, 1),
         )
         tree, *conflicted = [p for p in proc.stdout.decode().split("\0") if p]
@@ -425,58 +344,3 @@ class GitRepo:
         )
         self.create_ref(f"refs/tags/{tag}", obj)
         return obj
-
-
-_STATUS: dict[str, Literal["added", "removed", "modified", "changed"]] = {
-    "A": "added",
-    "D": "removed",
-    "M": "modified",
-}
-
-
-def check_ref_name(ref: str) -> str:
-    """Return `ref` if it is a full ref name git accepts; raise InvalidRefName otherwise."""
-    if not ref.startswith("refs/") or not _ref_format_ok(ref):
-        raise InvalidRefName(f"invalid ref name: {ref!r}")
-    return ref
-
-
-@functools.lru_cache(maxsize=4096)
-def _ref_format_ok(ref: str) -> bool:
-    """Ask `git check-ref-format` (cached: the answer depends on the name alone)."""
-    proc = subprocess.run(
-        ["git", "check-ref-format", ref], env=git_env(), capture_output=True, check=False
-    )
-    return proc.returncode == 0
-
-
-def _rev(rev: str) -> str:
-    """Refuse revisions git could read as options or that carry control characters."""
-    if not rev or rev.startswith("-") or any(c in rev for c in "\0\n"):
-        raise GitError(f"invalid revision: {rev!r}")
-    return rev
-
-
-def _check_path(path: str) -> None:
-    parts = path.split("/")
-    if not path or path.startswith("/") or any(p in ("", ".", "..", ".git") for p in parts):
-        raise GitError(f"invalid file path: {path!r}")
-    if any(c in path for c in "\0\n"):
-        raise GitError(f"invalid file path: {path!r}")
-
-
-def _parse_commit(record: str) -> CommitInfo:
-    sha, tree, parents, an, ae, at, cn, ce, ct, body = record.lstrip("\n").split(_FIELD, 9)
-    author = Identity(an, ae, datetime.fromtimestamp(int(at), UTC))
-    committer = Identity(cn, ce, datetime.fromtimestamp(int(ct), UTC))
-    return CommitInfo(sha, tree, tuple(parents.split()), body.rstrip("\n"), author, committer)
-
-
-def _parse_numstat(out: str) -> dict[str, tuple[int, int]]:
-    counts = {}
-    for rec in out.split("\0"):
-        adds, _, rest = rec.partition("\t")
-        dels, _, path = rest.partition("\t")
-        if path:  # binary files report "-": count them as no lines
-            counts[path] = (int(adds) if adds.isdigit() else 0, int(dels) if dels.isdigit() else 0)
-    return counts

@@ -7,6 +7,9 @@ URL the client used, so follow-up calls through ``resource.update()`` reach the 
 Where Jira Server and Jira Cloud answer differently, and a client might care, the views do
 too: users carry ``name`` on Server and ``accountId`` on Cloud; the sprint field holds
 GreenHopper's ``Sprint@...[id=..,name=..]`` strings on Server and objects on Cloud.
+
+The seed's workflow and people are in :mod:`enigma.sandbox.jira_config`, the field catalogue
+and JQL records in :mod:`enigma.sandbox.jira_fields`; their names are importable from here.
 """
 
 from __future__ import annotations
@@ -14,6 +17,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from enigma.sandbox.jira_config import (
+    JiraConfig,
+    JiraSprint,
+    JiraStatus,
+    JiraTransition,
+    JiraUser,
+    load_config,
+    type_id,
+)
+from enigma.sandbox.jira_fields import SPRINT_FIELD, field_catalogue, jql_record, select_fields
 
 __all__ = [
     "SPRINT_FIELD",
@@ -23,13 +37,12 @@ __all__ = [
     "JiraTransition",
     "JiraUser",
     "JiraView",
+    "field_catalogue",
     "jql_record",
     "load_config",
     "select_fields",
 ]
 
-SPRINT_FIELD = "customfield_10020"
-_SPRINT_CUSTOM_ID = 10020
 
 _CATEGORIES: dict[str, dict[str, Any]] = {
     "new": {"id": 2, "key": "new", "colorName": "blue-gray", "name": "To Do"},
@@ -42,105 +55,6 @@ _CATEGORIES: dict[str, dict[str, Any]] = {
     "done": {"id": 3, "key": "done", "colorName": "green", "name": "Done"},
 }
 # Jira's ids for its default issue types; other types get ids from 10100 on.
-_TYPE_IDS = {"bug": "1", "new feature": "2", "task": "3", "improvement": "4", "sub-task": "5"}
-_TYPE_IDS |= {"epic": "10000", "story": "10001"}
-
-
-@dataclass(frozen=True)
-class JiraStatus:
-    """A workflow status from the seed."""
-
-    id: str
-    name: str
-    category: str
-
-
-@dataclass(frozen=True)
-class JiraTransition:
-    """A workflow transition: from any of ``sources`` to ``target``."""
-
-    id: str
-    name: str
-    sources: tuple[str, ...]
-    target: str
-
-
-@dataclass(frozen=True)
-class JiraSprint:
-    """A sprint from the seed (the peer has no agile API to change sprints)."""
-
-    id: int
-    name: str
-    state: str
-
-
-@dataclass(frozen=True)
-class JiraUser:
-    """The one user the sandbox token authenticates as."""
-
-    name: str
-    display_name: str
-    email: str
-
-
-@dataclass(frozen=True)
-class JiraConfig:
-    """The workflow and people of the seed: configuration, not data, so never stored."""
-
-    deployment_type: str
-    user: JiraUser
-    statuses: tuple[JiraStatus, ...]
-    transitions: tuple[JiraTransition, ...]
-    sprints: tuple[JiraSprint, ...]
-
-    def status(self, name: str) -> JiraStatus:
-        """The status called ``name`` (any case); unknown names get a made-up new status."""
-        for status in self.statuses:
-            if status.name.casefold() == name.casefold():
-                return status
-        return JiraStatus(id="0", name=name, category="new")
-
-    def sprint(self, ref: str | int) -> JiraSprint | None:
-        """The sprint with this id or name, if any."""
-        for sprint in self.sprints:
-            if str(ref) == str(sprint.id) or str(ref).casefold() == sprint.name.casefold():
-                return sprint
-        return None
-
-    def transitions_from(self, status: str) -> list[JiraTransition]:
-        """Transitions the workflow allows out of ``status``."""
-        folded = status.casefold()
-        return [t for t in self.transitions if folded in {s.casefold() for s in t.sources}]
-
-
-def load_config(jira: Mapping[str, Any], deployment_type: str) -> JiraConfig:
-    """Read the ``[jira]`` table of the seed."""
-    user = jira.get("user", {})
-    return JiraConfig(
-        deployment_type=deployment_type,
-        user=JiraUser(
-            name=str(user.get("name", "release-bot")),
-            display_name=str(user.get("display_name", "Release Bot")),
-            email=str(user.get("email", "release-bot@example.com")),
-        ),
-        statuses=tuple(
-            JiraStatus(str(s["id"]), str(s["name"]), str(s.get("category", "indeterminate")))
-            for s in jira.get("statuses", [])
-        ),
-        transitions=tuple(
-            JiraTransition(str(t["id"]), str(t["name"]), tuple(t["from"]), str(t["to"]))
-            for t in jira.get("transitions", [])
-        ),
-        sprints=tuple(
-            JiraSprint(int(s["id"]), str(s["name"]), str(s.get("state", "active")))
-            for s in jira.get("sprints", [])
-        ),
-    )
-
-
-def type_id(name: str) -> str:
-    """A stable id for an issue type name."""
-    return _TYPE_IDS.get(name.casefold(), str(10100 + sum(map(ord, name.casefold())) % 900))
 
 
 @dataclass(frozen=True)
@@ -315,111 +229,3 @@ class JiraView:
             SPRINT_FIELD: [self.sprint(s) for s in sprints if s is not None] or None,
             "comment": self.comments(doc),
         }
-
-
-def select_fields(fields: dict[str, Any], wanted: list[str]) -> dict[str, Any]:
-    """Jira's ``fields`` parameter: ``*all``, ``*navigable``, ids, and ``-id`` exclusions."""
-    names = [name.strip() for item in wanted for name in item.split(",") if name.strip()]
-    include = {n for n in names if not n.startswith("-")}
-    exclude = {n[1:] for n in names if n.startswith("-")}
-    if "*all" in include or not include:
-        chosen = dict(fields)
-    elif "*navigable" in include:
-        chosen = {k: v for k, v in fields.items() if k != "comment"}
-    else:
-        chosen = {}
-    chosen |= {k: fields[k] for k in include if k in fields}
-    return {k: v for k, v in chosen.items() if k not in exclude}
-
-
-def field_catalogue() -> list[dict[str, Any]]:
-    """``GET /rest/api/2/field``: the system fields the peer serves, and the sprint field."""
-    system = [
-        ("issuekey", "Key", ["id", "issue", "issuekey", "key"], {"type": "string"}),
-        ("summary", "Summary", ["summary"], {"type": "string"}),
-        ("description", "Description", ["description"], {"type": "string"}),
-        ("issuetype", "Issue Type", ["issuetype", "type"], {"type": "issuetype"}),
-        ("project", "Project", ["project"], {"type": "project"}),
-        ("fixVersions", "Fix Version/s", ["fixVersion"], {"type": "array", "items": "version"}),
-        (
-            "versions",
-            "Affects Version/s",
-            ["affectedVersion"],
-            {"type": "array", "items": "version"},
-        ),
-        ("status", "Status", ["status"], {"type": "status"}),
-        ("resolution", "Resolution", ["resolution"], {"type": "resolution"}),
-        ("labels", "Labels", ["labels"], {"type": "array", "items": "string"}),
-        ("assignee", "Assignee", ["assignee"], {"type": "user"}),
-        ("reporter", "Reporter", ["reporter"], {"type": "user"}),
-        ("priority", "Priority", ["priority"], {"type": "priority"}),
-        ("created", "Created", ["created", "createdDate"], {"type": "datetime"}),
-        ("updated", "Updated", ["updated", "updatedDate"], {"type": "datetime"}),
-        ("comment", "Comment", ["comment"], {"type": "comments-page"}),
-        ("components", "Component/s", ["component"], {"type": "array", "items": "component"}),
-        ("issuelinks", "Linked Issues", ["issueLink"], {"type": "array", "items": "issuelinks"}),
-        ("subtasks", "Sub-Tasks", ["subtasks"], {"type": "array", "items": "issuelinks"}),
-    ]
-    catalogue = [
-        _field(ident, name, clauses, schema | {"system": ident})
-        for ident, name, clauses, schema in system
-    ]
-    sprint_schema = {
-        "type": "array",
-        "items": "string",
-        "custom": "com.pyxis.greenhopper.jira:gh-sprint",
-        "customId": _SPRINT_CUSTOM_ID,
-    }
-    catalogue.append(
-        _field(SPRINT_FIELD, "Sprint", [f"cf[{_SPRINT_CUSTOM_ID}]", "Sprint"], sprint_schema)
-    )
-    return catalogue
-
-
-def _field(ident: str, name: str, clauses: list[str], schema: dict[str, Any]) -> dict[str, Any]:
-    """One entry of the field catalogue."""
-    return {
-        "id": ident,
-        "key": ident,
-        "name": name,
-        "custom": ident.startswith("customfield_"),
-        "orderable": True,
-        "navigable": ident != "comment",
-        "searchable": True,
-        "clauseNames": clauses,
-        "schema": schema,
-    }
-
-
-def jql_record(
-    doc: Mapping[str, Any],
-    projects: Mapping[str, Mapping[str, Any]],
-    versions: Mapping[str, Mapping[str, Any]],
-    config: JiraConfig,
-) -> dict[str, Any]:
-    """The flat record :mod:`enigma.sandbox.jql` matches a stored issue by."""
-    sprints = [s for s in (config.sprint(ref) for ref in doc.get("sprints", [])) if s]
-    fix_versions = [versions[v] for v in doc.get("fix_versions", []) if v in versions]
-    status = config.status(doc["status"])
-    return {
-        "key": doc["key"],
-        "id": doc["id"],
-        "project": doc["project"],
-        "project_name": projects.get(doc["project"], {}).get("name", ""),
-        "status": status.name,
-        "status_id": status.id,
-        "type": doc["type"],
-        "type_id": type_id(doc["type"]),
-        "fix_versions": [v["name"] for v in fix_versions],
-        "fix_version_ids": [v["id"] for v in fix_versions],
-        "sprint": [s.name for s in sprints],
-        "sprint_ids": [str(s.id) for s in sprints],
-        "labels": list(doc.get("labels", [])),
-        "assignee": doc.get("assignee") or "",
-        "summary": doc["summary"],
-        "description": doc.get("description") or "",
-        "comments": [c["body"] for c in doc.get("comments", [])],
-        "created": doc["created"],
-        "updated": doc["updated"],
-        "priority": "Medium",
-    }

@@ -18,7 +18,13 @@ from typing import Any
 
 import uvicorn
 from fastapi import APIRouter, Depends, FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.exception_handlers import (
+    http_exception_handler,
+    request_validation_exception_handler,
+)
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException
 
 from enigma.sandbox.core import (
     DEFAULT_SEED,
@@ -26,10 +32,10 @@ from enigma.sandbox.core import (
     PeerError,
     PeerSpec,
     Sandbox,
-    SandboxMiddleware,
-    SimulatedDrop,
     check_token,
+    spec_for_path,
 )
+from enigma.sandbox.middleware import SandboxMiddleware, SimulatedDrop
 from enigma.sandbox.views import build_views_router
 
 __all__ = ["SandboxServer", "SandboxUrls", "build_app", "peers", "reset_sandbox", "seed_if_empty"]
@@ -111,6 +117,7 @@ def build_app(sandbox: Sandbox, specs: list[PeerSpec] | None = None) -> FastAPI:
     async def peer_error(request: Request, exc: PeerError) -> JSONResponse:
         return JSONResponse(exc.body, status_code=exc.status, headers=exc.headers)
 
+    _answer_errors_in_peer_shape(app, specs)
     for spec in specs:
         admin = _admin_router(sandbox, spec.name, spec.prefix, specs)
         app.include_router(admin, prefix=spec.prefix)
@@ -121,8 +128,46 @@ def build_app(sandbox: Sandbox, specs: list[PeerSpec] | None = None) -> FastAPI:
         )
     app.include_router(_admin_router(sandbox, None, "", specs))
     app.include_router(build_views_router(sandbox))
-    app.add_middleware(SandboxMiddleware, sandbox=sandbox)
+    app.add_middleware(SandboxMiddleware, sandbox=sandbox, specs=specs)
+    for spec in specs:  # added last, so outside: they see injected faults' answers too
+        if spec.middleware is not None:
+            app.add_middleware(spec.middleware, sandbox=sandbox)
     return app
+
+
+def _answer_errors_in_peer_shape(app: FastAPI, specs: list[PeerSpec]) -> None:
+    """Unknown routes, wrong methods and malformed requests answer in the peer's own shape.
+
+    FastAPI would answer `{"detail": ...}`, which no real Jira, GitHub or Confluence does;
+    a client that reads the error (PyGithub's `message`, jira's `errorMessages`) would then
+    see nothing. Paths outside every peer keep FastAPI's answers.
+    """
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        spec = spec_for_path(specs, request.url.path)
+        if spec is None:
+            return await http_exception_handler(request, exc)
+        body = spec.error_body(exc.status_code, str(exc.detail))
+        return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
+        spec = spec_for_path(specs, request.url.path)
+        if spec is None:
+            return await request_validation_exception_handler(request, exc)
+        if spec.validation_error is not None:
+            error = spec.validation_error(exc.errors())
+        else:
+            text = "; ".join(_describe(e) for e in exc.errors())
+            error = PeerError(400, spec.error_body(400, text))
+        return JSONResponse(error.body, status_code=error.status, headers=error.headers)
+
+
+def _describe(error: Any) -> str:
+    """`query.startAt: Input should be a valid integer` from one pydantic error."""
+    where = ".".join(str(part) for part in error.get("loc", ()))
+    return f"{where}: {error.get('msg', 'invalid')}"
 
 
 def _auth_dependency(sandbox: Sandbox, spec: PeerSpec) -> Any:
