@@ -69,7 +69,13 @@ class NoopTracker:
         return _tickets(fix_version)
 
     def list_versions(self, project: str) -> list[VersionRecord]:
-        return [VersionRecord(id="1", name="2.4.0", released=False)]
+        return [VersionRecord(id="1", name="2.4.0", released=False, archived=False)]
+
+    def version(self, project: str, name: str) -> VersionRecord | None:
+        return VersionRecord(id="1", name=name, released=False, archived=False)
+
+    def statuses(self, keys: list[str]) -> dict[str, str]:
+        return dict.fromkeys(keys, "Done")
 
     def ensure_status(self, key: str, status: str) -> bool:
         return True
@@ -125,12 +131,23 @@ class NoopCodeHost:
             merged=False,
         )
 
-    def check_runs(self, repo: str, sha: str) -> list[CheckRun]:
+    def checks(self, repo: str, sha: str, sources: tuple[str, ...]) -> list[CheckRun]:
         return [
             CheckRun(name="ci", status="completed", conclusion="success", url="https://ci.invalid")
         ]
 
-    def ensure_pull_request_merged(self, repo: str, number: int, message: str) -> str:
+    def find_pull_request(self, repo: str, head: str, base: str) -> PullRequestRecord | None:
+        return None
+
+    def find_release(self, repo: str, tag: str) -> str | None:
+        return None
+
+    def compare_url(self, repo: str, base: str, head: str) -> str:
+        return f"https://git.invalid/acme/{repo}/compare/{base}...{head}"
+
+    def ensure_pull_request_merged(
+        self, repo: str, number: int, message: str, method: str = "merge"
+    ) -> str:
         return _sha(repo, "merged", str(number))
 
     def ensure_release(self, repo: str, tag: str, target: str, name: str, body: str) -> str:
@@ -158,6 +175,12 @@ class NoopPlanner:
 
     def last_release_tag(self, mirror: Path) -> str | None:
         return "v2.3.0"
+
+    def tags(self, mirror: Path) -> list[str]:
+        return ["v2.3.0"]
+
+    def contains(self, mirror: Path, commit: str, of: str) -> bool:
+        return False
 
     def resolve(self, mirror: Path, ref: str) -> str:
         return _sha(mirror.name, ref)

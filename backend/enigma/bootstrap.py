@@ -24,6 +24,7 @@ from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from enigma.context import Clients, Context
 from enigma.graph import build_graph
 from enigma.integrations.patience import Patience
+from enigma.policy import LoadedPolicy, example_text, load_policy, parse_policy, policy_hash
 from enigma.runs.manager import Limits, RunManager
 from enigma.runs.sqlite_store import SqliteRunStore
 from enigma.runs.store import RunStore
@@ -49,6 +50,22 @@ class Runtime:
     clients: Clients
     sandbox_urls: SandboxUrls | None
     repositories: list[str]
+    policy: LoadedPolicy
+
+
+def release_policy(settings: Settings, repositories: list[str], sandbox: bool) -> LoadedPolicy:
+    """The release policy: ENIGMA_POLICY, ./enigma.toml, else (the sandbox) the shipped example.
+
+    PolicyError (every problem, with its key path and line) when the file is not valid: a
+    service must not start on a policy it cannot follow.
+    """
+    loaded = load_policy(known_repositories=repositories)
+    if loaded.source is None and sandbox:
+        policy = parse_policy(
+            example_text(), source="the shipped example", known_repositories=repositories
+        )
+        return LoadedPolicy(policy, None, policy_hash(policy))
+    return loaded
 
 
 def read_sandbox_endpoint(data_dir: Path) -> SandboxUrls | None:
@@ -160,19 +177,22 @@ async def open_runtime(
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     server: SandboxServer | None = None
     urls: SandboxUrls | None = None
-    if context is not None and context.clients is not None:
-        clients = context.clients  # the caller brings its own (benchmarks, tests): no sandbox
-    else:
-        if settings.use_sandbox:
-            urls, server = ensure_sandbox(settings)
-        clients = build_clients(settings, urls)
+    own_clients = context is not None and context.clients is not None
+    sandbox = settings.use_sandbox and not own_clients
     repositories = list(settings.repositories)
-    if not repositories and urls is not None:
+    if not repositories and sandbox:
         import tomllib
 
         from enigma.sandbox.core import DEFAULT_SEED
 
         repositories = sandbox_repositories(tomllib.loads(DEFAULT_SEED.read_text()))
+    loaded = release_policy(settings, repositories, sandbox)  # before anything starts
+    if context is not None and context.clients is not None:
+        clients = context.clients  # the caller brings its own (benchmarks, tests): no sandbox
+    else:
+        if sandbox:
+            urls, server = ensure_sandbox(settings)
+        clients = build_clients(settings, urls)
     base = context or Context(
         project=settings.jira_project,
         wiki_space=settings.confluence_space,
@@ -181,7 +201,15 @@ async def open_runtime(
         check_poll_seconds=settings.check_poll_seconds,
         patience=Patience(budget=settings.outage_budget_seconds),
     )
-    run_context = Context(**{**base.__dict__, "clients": clients})
+    run_context = Context(
+        **{
+            **base.__dict__,
+            "clients": clients,
+            "rules": loaded.policy,
+            "rules_hash": loaded.hash,
+            "four_eyes": settings.four_eyes,
+        }
+    )
     options: dict[str, Any] = {
         "limits": Limits(
             max_concurrent=settings.max_concurrent_runs,
@@ -203,7 +231,7 @@ async def open_runtime(
             )
         try:
             await manager.start_background(recover)
-            yield Runtime(settings, manager, clients, urls, repositories)
+            yield Runtime(settings, manager, clients, urls, repositories, loaded)
         finally:
             await manager.shutdown()
             if server is not None:

@@ -20,6 +20,8 @@ from pydantic.json_schema import SkipJsonSchema
 from enigma.integrations.base import Clients
 from enigma.integrations.patience import Patience
 from enigma.integrations.scope import current_scope
+from enigma.policy import Policy as ReleasePolicy
+from enigma.policy import policy_hash
 
 __all__ = ["Clients", "Clock", "Context", "SystemClock", "clients_of", "context_of"]
 
@@ -60,12 +62,12 @@ class Context:
     """Confluence space for the release notes."""
     wiki_parent_title: str | None = "Release Notes"
     """Title of the page the notes are published under (None: at the space root)."""
-    check_timeout_seconds: float = 600.0
-    """How long wait_for_checks waits for CI before asking what to do."""
+    check_timeout_seconds: float | None = None
+    """How long wait_for_checks waits for CI (ENIGMA_CHECK_TIMEOUT_SECONDS; None: the policy's)."""
     check_poll_seconds: float = 1.0
     """How often wait_for_checks looks at the checks."""
-    retry_backoff_seconds: float = 1.0
-    """First pause before an automatic retry of a failed step (doubles, with jitter)."""
+    retry_backoff_seconds: float | None = None
+    """First pause before an automatic retry (doubles, with jitter); None: the policy's backoff."""
     clients: SkipJsonSchema[Annotated[Clients | None, SkipValidation]] = field(
         default=None, compare=False
     )
@@ -82,6 +84,18 @@ class Context:
         default_factory=Patience, compare=False
     )
     """How long an outage of a service is waited out before a human is asked."""
+    rules: SkipJsonSchema[Annotated[ReleasePolicy, SkipValidation]] = field(
+        default_factory=ReleasePolicy, compare=False
+    )
+    """The release policy (enigma.toml) the run runs under; the built-in one by default."""
+    rules_hash: str = ""
+    """The hash of `rules` as loaded (empty: computed from `rules`)."""
+    four_eyes: bool = False
+    """ENIGMA_FOUR_EYES: the starter may not approve (where the policy does not say)."""
+
+    def policy_hash(self) -> str:
+        """The hash of the release policy, recorded with the plan and every approval."""
+        return self.rules_hash or _hash_of(self.rules)
 
 
 _built: Clients | None = None
@@ -92,7 +106,13 @@ def context_of(value: Any) -> Context:
     """Accept a Context, a dict of its JSON fields (Studio), or None."""
     if isinstance(value, Context):
         return value
-    names = {f.name for f in fields(Context)} - {"clients", "clock", "executor", "patience"}
+    names = {f.name for f in fields(Context)} - {
+        "clients",
+        "clock",
+        "executor",
+        "patience",
+        "rules",
+    }
     return Context(**{k: v for k, v in dict(value or {}).items() if k in names})
 
 
@@ -107,3 +127,17 @@ def clients_of(context: Context) -> Clients:
 
             _built = clients_from_environment()
         return _built
+
+
+_hashes: dict[int, tuple[ReleasePolicy, str]] = {}
+
+
+def _hash_of(rules: ReleasePolicy) -> str:
+    """The policy's hash, computed once per policy object (a run asks many times)."""
+    cached = _hashes.get(id(rules))
+    if cached is None or cached[0] is not rules:
+        if len(_hashes) > 256:
+            _hashes.clear()
+        cached = (rules, policy_hash(rules))
+        _hashes[id(rules)] = cached
+    return cached[1]

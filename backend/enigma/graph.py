@@ -1,10 +1,13 @@
 """The release workflow as a LangGraph StateGraph; reads top to bottom like the diagram.
 
     START → fetch_tickets → plan_release → approve_plan ⟲
-          → release_repository, once per repository (Send; subgraph: create_release_branch
-            → merge_feature_branches ⇄ decide_conflict → open_pull_request → wait_for_checks)
-          → collect_repositories → publish_release_notes → approve_release ⟲ → finalize → END
+          → release_repository, once per repository of the first wave (Send; subgraph:
+            create_release_branch → merge_feature_branches ⇄ decide_conflict
+            → open_pull_request → wait_for_checks)
+          → collect_repositories ⟲ (the next wave, if the policy orders repositories)
+          → publish_release_notes → approve_release ⟲ → finalize → END
     any step ──error──▶ handle_error ──▶ retry | skip | abort (close_run)
+    a version that does not exist, has no tickets or nothing to release ──▶ close_run
 
 `graph` (module level, no checkpointer) is what langgraph.json exports: the LangGraph server
 brings its own persistence. The run manager and the CLI call `build_graph(checkpointer)`.
@@ -17,7 +20,6 @@ from typing import Any, Literal
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Checkpointer, Send
-from typing_extensions import TypedDict
 
 from enigma.context import Context
 from enigma.nodes.approvals import approve_plan, approve_release
@@ -33,36 +35,24 @@ from enigma.nodes.repository import (
     wait_for_checks,
 )
 from enigma.nodes.tickets import fetch_tickets
-from enigma.state import ReleaseInput, RepoState, WorkflowState
+from enigma.state import ReleaseInput, RepoResults, RepoState, WorkflowState
 
 __all__ = ["build_graph", "build_repository_graph", "graph"]
 
-RetryableStep = Literal["fetch_tickets", "plan_release", "publish_release_notes", "finalize"]
 RepoStep = Literal[
     "create_release_branch", "merge_feature_branches", "open_pull_request", "wait_for_checks"
 ]
 
 
-class RepoOutput(TypedDict, total=False):
-    """What one repository's leg hands back to the release (all keys merge per repository)."""
-
-    messages: list[Any]
-    release_branches: dict[str, Any]
-    merge_status: dict[str, Any]
-    pull_requests: dict[str, Any]
-    checks: dict[str, Any]
-    repo_outcomes: dict[str, str]
-    skipped: list[Any]
-    approvals: list[Any]
-    steps_completed: list[str]
-    steps_failed: list[str]
-
-
 # ---- routers: each returns the names of the nodes it may lead to, so the drawing is exact ----
 
 
-def route_after_fetch_tickets(state: WorkflowState) -> Literal["handle_error", "plan_release"]:
-    return "handle_error" if state.get("error") else "plan_release"
+def route_after_fetch_tickets(
+    state: WorkflowState,
+) -> Literal["handle_error", "close_run", "plan_release"]:
+    if state.get("error"):
+        return "handle_error"
+    return "close_run" if state.get("outcome") == "refused" else "plan_release"
 
 
 def route_after_plan_release(
@@ -70,7 +60,32 @@ def route_after_plan_release(
 ) -> Literal["handle_error", "close_run", "approve_plan"]:
     if state.get("error"):
         return "handle_error"
-    return "close_run" if state.get("dry_run") else "approve_plan"
+    refused = state.get("outcome") == "refused"
+    return "close_run" if state.get("dry_run") or refused else "approve_plan"
+
+
+def _wave(state: WorkflowState, index: int) -> list[Send]:
+    """One `release_repository` task per repository of wave `index` that may start."""
+    waves = state["plan"]["waves"]
+    if index >= len(waves):
+        return []
+    plans = {p["repo"]: p for p in state["plan"]["repositories"]}
+    outcomes = state.get("repo_outcomes", {})
+    return [
+        Send(
+            "release_repository",
+            {
+                "workflow_id": state["workflow_id"],
+                "repo": repo,
+                "fix_version": state["fix_version"],
+                "release_type": state["release_type"],
+                "policy": state.get("policy", {}),
+                "repo_plan": plans[repo],
+            },
+        )
+        for repo in waves[index]
+        if outcomes.get(repo) != "blocked"
+    ]
 
 
 def route_after_approve_plan(state: WorkflowState) -> list[Send] | str:
@@ -79,29 +94,13 @@ def route_after_approve_plan(state: WorkflowState) -> list[Send] | str:
         return "close_run"
     if action == "amend":
         return "plan_release"
-    sends = [
-        Send(
-            "release_repository",
-            {
-                "workflow_id": state["workflow_id"],
-                "repo": repo_plan["repo"],
-                "fix_version": state["fix_version"],
-                "release_type": state["release_type"],
-                "policy": state.get("policy", {}),
-                "repo_plan": repo_plan,
-            },
-        )
-        for repo_plan in state["plan"]["repositories"]
-        if repo_plan["has_changes"]
-    ]
-    return sends or "close_run"
+    return _wave(state, 0) or "close_run"
 
 
-def route_after_collect_repositories(
-    state: WorkflowState,
-) -> Literal["close_run", "publish_release_notes"]:
-    aborted = "aborted" in state.get("repo_outcomes", {}).values()
-    return "close_run" if aborted else "publish_release_notes"
+def route_after_collect_repositories(state: WorkflowState) -> list[Send] | str:
+    if "aborted" in state.get("repo_outcomes", {}).values():
+        return "close_run"
+    return _wave(state, int(state.get("wave", 0))) or "publish_release_notes"
 
 
 def route_after_publish_release_notes(
@@ -139,6 +138,8 @@ def route_after_handle_error(
         return step  # type: ignore[return-value]
     if decision == "skip" and step == "publish_release_notes":
         return "approve_release"
+    if decision == "skip" and step == "finalize":
+        return "finalize"  # the operation was done by hand: on with the rest
     return "close_run"
 
 
@@ -177,7 +178,7 @@ def route_after_handle_repo_error(
 
 def build_repository_graph() -> CompiledStateGraph[Any, Any, Any, Any]:
     """The `release_repository` subgraph: one repository from release branch to green PR."""
-    g = StateGraph(RepoState, context_schema=Context, output_schema=RepoOutput)
+    g = StateGraph(RepoState, context_schema=Context, output_schema=RepoResults)
     g.add_node("create_release_branch", create_release_branch)
     g.add_node("merge_feature_branches", merge_feature_branches)
     g.add_node("decide_conflict", decide_conflict)
@@ -232,7 +233,11 @@ def build_graph(checkpointer: Checkpointer = None) -> CompiledStateGraph[Any, An
         ["release_repository", "close_run", "plan_release"],
     )
     g.add_edge("release_repository", "collect_repositories")
-    g.add_conditional_edges("collect_repositories", route_after_collect_repositories)
+    g.add_conditional_edges(
+        "collect_repositories",
+        route_after_collect_repositories,
+        ["release_repository", "close_run", "publish_release_notes"],
+    )
     g.add_conditional_edges("publish_release_notes", route_after_publish_release_notes)
     g.add_conditional_edges("approve_release", route_after_approve_release)
     g.add_conditional_edges("finalize", route_after_finalize)

@@ -76,7 +76,7 @@ class Settings(BaseSettings):
     http_timeout_seconds: float = 15.0
     http_max_tries: int = 3
     http_backoff_seconds: float = 0.5
-    check_timeout_seconds: float = 600.0
+    check_timeout_seconds: float | None = None
     check_poll_seconds: float = 1.0
 
     api_tokens: dict[str, ApiUser] = Field(default_factory=dict)
@@ -85,8 +85,8 @@ class Settings(BaseSettings):
     max_concurrent_runs: int = 50
     io_threads: int = 0
     outage_budget_seconds: float = 1800.0
-    step_timeout_seconds: float = 1800.0
-    run_deadline_seconds: float = 86_400.0
+    step_timeout_seconds: float | None = None
+    run_deadline_seconds: float | None = None
     retention_days: float = 90.0
     database_url: SecretStr | None = None
     database_schema: str | None = Field(None, pattern=r"^[a-z_][a-z0-9_]{0,62}$")

@@ -2,7 +2,8 @@
 
 `WorkflowState` is the parent graph's state; `RepoState` is the per-repository subgraph's.
 Both use `typing_extensions.TypedDict` (on Python 3.11 LangGraph Studio shows no input schema
-for `typing.TypedDict`). Per-repository results live in dicts keyed by repository name and are
+for `typing.TypedDict`). What a repository's leg hands back (`RepoResults`) is declared once
+and shared by both: per-repository results live in dicts keyed by repository name and are
 combined with `merge_by_key`, so the parallel subgraphs each write only their own key.
 """
 
@@ -21,16 +22,19 @@ from typing_extensions import TypedDict
 from enigma.integrations.base import CheckRun, PullRequestRecord, Ticket
 
 __all__ = [
+    "OUTCOMES",
     "RELEASE_TYPES",
     "ApprovalRecord",
     "BranchPlan",
     "ErrorRecord",
     "MergeRecord",
+    "Outcome",
     "Plan",
     "Policy",
     "ReleaseInput",
     "ReleaseType",
     "RepoPlan",
+    "RepoResults",
     "RepoState",
     "SkipRecord",
     "WorkflowState",
@@ -41,17 +45,31 @@ __all__ = [
 
 ReleaseType = Literal["major", "minor", "patch", "hotfix", "release"]
 RELEASE_TYPES: tuple[str, ...] = ("major", "minor", "patch", "hotfix", "release")
-_VERSION = re.compile(r"^v?(0|[1-9]\d{0,5})\.(0|[1-9]\d{0,5})\.(0|[1-9]\d{0,5})$")
+# Exactly what the published pattern says: ASCII digits only ([0-9], not \d, which also takes
+# other scripts' digits), nothing before or after (fullmatch: `$` would let "\n" through).
+_VERSION = re.compile(r"v?(0|[1-9][0-9]{0,5})\.(0|[1-9][0-9]{0,5})\.(0|[1-9][0-9]{0,5})")
+
+Outcome = Literal["succeeded", "partial", "planned", "rejected", "refused", "cancelled", "failed"]
+OUTCOMES: tuple[str, ...] = (
+    "succeeded",
+    "partial",
+    "planned",
+    "rejected",
+    "refused",
+    "cancelled",
+    "failed",
+)
 
 
 def normalize_version(value: str) -> str:
     """`2.4.0` or `v2.4.0` → `2.4.0`; anything else raises ValueError saying what is wrong."""
-    if not isinstance(value, str) or not _VERSION.match(value.strip()):
+    if not isinstance(value, str) or not _VERSION.fullmatch(value):
         raise ValueError(
             f"fix version {value!r} is not a version like 2.4.0 or v2.4.0 "
-            "(three numbers separated by dots, optional leading v)"
+            "(three numbers of ASCII digits 0-9 separated by dots, optional leading v, "
+            "nothing before or after)"
         )
-    return value.strip().removeprefix("v")
+    return value.removeprefix("v")
 
 
 def merge_by_key(left: dict[str, Any] | None, right: dict[str, Any] | None) -> dict[str, Any]:
@@ -66,7 +84,7 @@ class Policy(TypedDict):
     on_conflict: Literal["ask", "skip", "abort"]
     on_check_failure: Literal["ask", "skip", "abort"]
     on_error: Literal["ask", "abort"]
-    auto_retries: int
+    auto_retries: int | None
 
 
 class BranchPlan(TypedDict):
@@ -81,7 +99,7 @@ class BranchPlan(TypedDict):
 
 
 class RepoPlan(TypedDict):
-    """What the release would do in one repository."""
+    """What the release would do in one repository, under which rules."""
 
     repo: str
     release_branch: str
@@ -91,6 +109,10 @@ class RepoPlan(TypedDict):
     branches: list[BranchPlan]
     branches_without_ticket: list[str]
     has_changes: bool
+    merge_method: str
+    checks: dict[str, Any]
+    after: list[str]
+    existing: dict[str, Any]
 
 
 class Plan(TypedDict):
@@ -105,11 +127,16 @@ class Plan(TypedDict):
     repositories_without_changes: list[str]
     predicted_conflicts: list[dict[str, Any]]
     excluded: dict[str, list[str]]
+    excluded_tickets: list[dict[str, str]]
+    flags: list[str]
+    waves: list[list[str]]
+    already_released: list[str]
+    policy_hash: str
     hash: str
 
 
 class ApprovalRecord(TypedDict):
-    """A human (or policy) decision, tied to the plan it answered."""
+    """A human (or policy, or deadline) decision, tied to the plan and policy it answered."""
 
     kind: str
     action: str
@@ -117,6 +144,7 @@ class ApprovalRecord(TypedDict):
     at: str
     comment: str
     plan_hash: str | None
+    policy_hash: NotRequired[str | None]
 
 
 class MergeRecord(TypedDict):
@@ -130,11 +158,12 @@ class MergeRecord(TypedDict):
 
 
 class SkipRecord(TypedDict):
-    """Something the release left out, and why."""
+    """Something the release left out, why, and who chose it (kept out of the notes)."""
 
     repo: str
     branch: str | None
     reason: str
+    by: NotRequired[str | None]
 
 
 class ErrorRecord(TypedDict):
@@ -147,6 +176,7 @@ class ErrorRecord(TypedDict):
     transient: bool
     attempt: int
     choices: list[str]
+    operation: NotRequired[str | None]
 
 
 class ReleaseInput(TypedDict):
@@ -162,10 +192,24 @@ class ReleaseInput(TypedDict):
     started_by: NotRequired[str]
 
 
-class WorkflowState(TypedDict, total=False):
-    """The release run's whole state (the parent graph)."""
+class RepoResults(TypedDict, total=False):
+    """What a repository's leg hands back to the release (every key merges per repository)."""
 
     messages: Annotated[list[AnyMessage], add_messages]
+    release_branches: Annotated[dict[str, dict[str, Any]], merge_by_key]
+    merge_status: Annotated[dict[str, dict[str, MergeRecord]], merge_by_key]
+    pull_requests: Annotated[dict[str, PullRequestRecord], merge_by_key]
+    checks: Annotated[dict[str, list[CheckRun]], merge_by_key]
+    repo_outcomes: Annotated[dict[str, str], merge_by_key]
+    skipped: Annotated[list[SkipRecord], operator.add]
+    approvals: Annotated[list[ApprovalRecord], operator.add]
+    steps_completed: Annotated[list[str], operator.add]
+    steps_failed: Annotated[list[str], operator.add]
+
+
+class WorkflowState(RepoResults, total=False):
+    """The release run's whole state (the parent graph)."""
+
     workflow_id: str
     started_by: str
     repositories: list[str]
@@ -175,58 +219,37 @@ class WorkflowState(TypedDict, total=False):
     dry_run: bool
     policy: Policy
     current_step: str
-    workflow_complete: bool
-    outcome: Literal["succeeded", "cancelled", "failed", "planned"]
+    outcome: Outcome
     outcome_reason: str
+    outcome_detail: dict[str, Any]
     jira_tickets: list[Ticket]
-    feature_branches: dict[str, list[str]]
+    excluded_tickets: list[dict[str, str]]
     plan: Plan
     excluded: dict[str, list[str]]
-    release_branches: Annotated[dict[str, dict[str, Any]], merge_by_key]
-    merge_status: Annotated[dict[str, dict[str, MergeRecord]], merge_by_key]
-    pull_requests: Annotated[dict[str, PullRequestRecord], merge_by_key]
-    checks: Annotated[dict[str, list[CheckRun]], merge_by_key]
-    repo_outcomes: Annotated[dict[str, str], merge_by_key]
-    skipped: Annotated[list[SkipRecord], operator.add]
+    wave: int
     release_notes: dict[str, Any]
     finalized: dict[str, Any]
-    approvals: Annotated[list[ApprovalRecord], operator.add]
-    approval_required: str | None
     error: ErrorRecord | None
     error_step: str | None
     error_decision: str | None
     retry_count: int
-    can_continue: bool
-    steps_completed: Annotated[list[str], operator.add]
-    steps_failed: Annotated[list[str], operator.add]
 
 
-class RepoState(TypedDict, total=False):
+class RepoState(RepoResults, total=False):
     """One repository's leg of the release (the `release_repository` subgraph)."""
 
-    messages: Annotated[list[AnyMessage], add_messages]
     workflow_id: str
     repo: str
     fix_version: str
     release_type: ReleaseType
     policy: Policy
     repo_plan: RepoPlan
-    tickets: list[Ticket]
-    release_branches: Annotated[dict[str, dict[str, Any]], merge_by_key]
-    merge_status: Annotated[dict[str, dict[str, MergeRecord]], merge_by_key]
-    pull_requests: Annotated[dict[str, PullRequestRecord], merge_by_key]
-    checks: Annotated[dict[str, list[CheckRun]], merge_by_key]
-    repo_outcomes: Annotated[dict[str, str], merge_by_key]
-    skipped: Annotated[list[SkipRecord], operator.add]
-    approvals: Annotated[list[ApprovalRecord], operator.add]
     pending_conflict: MergeRecord | None
     conflict_decision: str | None
     error: ErrorRecord | None
     error_step: str | None
     error_decision: str | None
     retry_count: int
-    steps_completed: Annotated[list[str], operator.add]
-    steps_failed: Annotated[list[str], operator.add]
 
 
 def plan_hash(plan: dict[str, Any]) -> str:

@@ -106,7 +106,7 @@ def test_cancel_stops_a_running_run_at_once(shared_stack: Stack) -> None:
 
 
 @pytest.mark.slow
-def test_reject_the_plan_ends_the_run_cancelled_with_the_reason(shared_stack: Stack) -> None:
+def test_reject_the_plan_ends_the_run_rejected_with_who_and_why(shared_stack: Stack) -> None:
     alice, bob = shared_stack.manager, shared_stack.approver
     before = len(shared_stack.sandbox.effects())
     run_id = alice.start(
@@ -115,14 +115,15 @@ def test_reject_the_plan_ends_the_run_cancelled_with_the_reason(shared_stack: St
     alice.wait_decision(run_id, "plan_approval")
     bob.act(run_id, "reject", comment="not this week")
     run = alice.wait_status(run_id, "cancelled")
-    assert run["outcome"] == "cancelled"
+    assert run["outcome"] == "rejected"
     assert run["state"]["outcome_reason"] == "plan rejected by bob: not this week"
+    assert (run["detail"]["rejected"], run["detail"]["by"]) == ("plan", "bob")
+    assert run["detail"]["comment"] == "not this week" and run["detail"]["at"]
     finished = alice.events(run_id)[-1]
     assert finished["type"] == "run.finished"
-    assert finished["data"] == {
-        "outcome": "cancelled",
-        "reason": "plan rejected by bob: not this week",
-    }
+    assert finished["data"]["outcome"] == "rejected"
+    assert finished["data"]["reason"] == "plan rejected by bob: not this week"
+    assert finished["data"]["detail"]["by"] == "bob"
     assert len(shared_stack.sandbox.effects()) == before, "a rejected plan wrote something"
     again = bob.http.post(f"/api/runs/{run_id}/approve")
     assert again.status_code == 409

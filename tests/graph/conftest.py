@@ -52,6 +52,7 @@ class Release:
 
     def __init__(self, server: SandboxServer, data_dir: Path, thread: str = "run-test"):
         data_dir.mkdir(parents=True, exist_ok=True)
+        self.data_dir = data_dir
         settings = Settings(data_dir=data_dir, http_backoff_seconds=0.01)
         self.server = server
         self.clients = build_clients(settings, server.urls)

@@ -46,7 +46,7 @@ def test_release_survives_thirty_percent_faults(release: Release) -> None:
     )
     release.start(policy=AUTO)
     final, _ = _finish(release)
-    assert final["outcome"] == "succeeded", final.get("outcome_reason")
+    assert final["outcome"] == "partial", final.get("outcome_reason")  # ENG-106, ENG-110
     assert faults.injected > 20, "faults were not exercised"
     release.assert_no_duplicate_effects()
     counts = Counter(e["kind"] for e in release.effects())

@@ -104,10 +104,15 @@ def test_pull_request_is_opened_once(
     assert len(effects(sandbox, "github", "pull.create")) == 1
 
 
-def test_check_runs(code_host: GitHubHost, release_branch: str) -> None:
-    runs = code_host.check_runs(REPO, release_branch)
+def test_checks_count_check_runs_and_commit_statuses_as_asked(
+    code_host: GitHubHost, release_branch: str
+) -> None:
+    runs = code_host.checks(REPO, release_branch, ("check_runs",))
     assert [r["name"] for r in runs] == ["enigma-ci"]
     assert runs[0]["status"] in ("queued", "in_progress", "completed")
+    both = code_host.checks(REPO, release_branch, ("check_runs", "statuses"))
+    assert {r["name"] for r in both} >= {"enigma-ci"}
+    assert all(r["status"] in ("queued", "in_progress", "completed") for r in both)
 
 
 def test_pull_request_is_merged_once(

@@ -60,7 +60,12 @@ def test_a_hostile_fix_version_matches_nothing(reader: JiraTracker) -> None:
 def test_list_versions(reader: JiraTracker) -> None:
     versions = {v["name"]: v for v in reader.list_versions("ENG")}
     assert versions["2.3.0"]["released"] is True
-    assert versions["2.4.0"] == {"id": "10240", "name": "2.4.0", "released": False}
+    assert versions["2.4.0"] == {
+        "id": "10240",
+        "name": "2.4.0",
+        "released": False,
+        "archived": False,
+    }
 
 
 def test_ensure_status_walks_the_workflow_once(
@@ -134,7 +139,22 @@ def test_wrong_token_is_an_auth_error(shared_sandbox: SandboxServer, sleeps: Sle
 def test_basic_auth_is_accepted(shared_sandbox: SandboxServer) -> None:
     urls = shared_sandbox.urls
     basic = JiraTracker(urls.jira, SecretStr(urls.token), "release-bot")
-    assert len(basic.list_versions("ENG")) == 4
+    names = [v["name"] for v in basic.list_versions("ENG")]
+    assert names == ["2.3.0", "2.3.1", "2.4.0", "2.5.0", "3.0.0"]
+
+
+def test_a_version_is_found_by_name_and_statuses_are_read_back(
+    shared_sandbox: SandboxServer,
+) -> None:
+    urls = shared_sandbox.urls
+    tracker = JiraTracker(urls.jira, SecretStr(urls.token))
+    found = tracker.version("ENG", "2.4.0")
+    assert found is not None and (found["released"], found["archived"]) == (False, False)
+    assert tracker.version("ENG", "9.9.9") is None
+    assert tracker.statuses(["ENG-101", "ENG-104", "ENG-999"]) == {
+        "ENG-101": "In Review",
+        "ENG-104": "Done",
+    }
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import tomllib
 from pathlib import Path
@@ -11,7 +12,6 @@ import pytest
 from enigma.api.auth import ROLE_ACTIONS
 from enigma.context import Context
 from enigma.integrations import errors as integration_errors
-from enigma.nodes import finalize, notes, plan, repository
 from enigma.policy import (
     APPROVAL_KINDS,
     ERROR_CLASSES,
@@ -67,20 +67,30 @@ BRANCHES = [
 ]
 
 
+# The conventions Enigma had hard-coded before the policy file (its first release): the
+# built-in policy must keep them exactly.
+_PREFIXES = ("feature/", "bugfix/", "fix/", "task/", "story/", "chore/")
+_KEY = re.compile(r"(?:^|/)([A-Z][A-Z0-9]{1,9}-\d{1,7})(?=$|[-_/])")
+
+
+def _todays_ticket(branch: str) -> str | None:
+    match = _KEY.search(branch)
+    return match.group(1) if match else None
+
+
 @pytest.mark.parametrize("branch", BRANCHES)
 def test_default_ticket_rules_name_the_same_ticket_as_today(branch: str) -> None:
     rules = Policy().for_repository("payments-api")
-    assert ticket_of_branch(rules, branch) == plan.ticket_of_branch(branch)
-    assert is_ticket_branch(rules, branch) == branch.startswith(plan.WORK_BRANCH_PREFIXES)
+    assert ticket_of_branch(rules, branch) == _todays_ticket(branch)
+    assert is_ticket_branch(rules, branch) == branch.startswith(_PREFIXES)
 
 
 @pytest.mark.parametrize("release_type", RELEASE_TYPES)
 @pytest.mark.parametrize("version", ["2.4.0", "2.3.1", "10.0.0"])
 def test_default_release_branch_names_are_todays(release_type: str, version: str) -> None:
     rules = Policy().for_repository("web-app")
-    assert release_branch_name(rules, release_type, version) == plan.release_branch_name(
-        release_type, version
-    )
+    prefix = "hotfix" if release_type in ("patch", "hotfix") else "release"
+    assert release_branch_name(rules, release_type, version) == f"{prefix}/{version}"
 
 
 def test_default_bases_and_target_are_todays() -> None:
@@ -96,9 +106,11 @@ def test_default_bases_and_target_are_todays() -> None:
     for release_type in ("major", "minor", "release"):
         assert base(release_type, {"main", "develop"}, tags) == "develop"
         assert base(release_type, {"main"}, tags) == "main"
-    # patch / hotfix: the highest release tag (today's), else the default branch
+    # patch / hotfix: the latest tag of the line the version fixes (2.3.1 from v2.3.0, not
+    # from v10.0.0, the highest of all), else the default branch
     for release_type in ("patch", "hotfix"):
-        assert base(release_type, {"develop"}, tags) == "v10.0.0" == latest_release_tag(tags)
+        assert base(release_type, {"develop"}, tags) == "v2.3.0"
+        assert latest_release_tag(tags) == "v10.0.0"
         assert base(release_type, {"develop"}, []) == "main"
     assert target_branch(rules, "main") == "main"
 
@@ -120,25 +132,29 @@ def test_latest_release_tag_agrees_with_the_git_planner(tmp_path: Path) -> None:
 def test_other_defaults_are_todays() -> None:
     policy = Policy()
     rules = policy.for_repository("payments-api")
-    assert tuple(rules.checks.green) == repository._GREEN
+    assert tuple(rules.checks.green) == ("success", "neutral", "skipped")
     assert rules.checks.required == [] and rules.checks.sources == ["check_runs"]
     assert rules.checks.when_none == "wait"
-    assert rules.checks.timeout == Settings.model_fields["check_timeout_seconds"].default
-    assert rules.checks.timeout == Context.__dataclass_fields__["check_timeout_seconds"].default
+    assert rules.checks.timeout == 600.0
+    # the settings override the policy only when set
+    assert Settings.model_fields["check_timeout_seconds"].default is None
+    assert Context.__dataclass_fields__["check_timeout_seconds"].default is None
     assert rules.merge_method == "merge"
-    assert policy.tracker.done_status == finalize.DONE_STATUS
+    assert policy.tracker.done_status == "Done"
     assert policy.tracker.comment_for("2.4.0", "L") == "Released in 2.4.0: L"
     assert policy.tracker.release_version is True
     assert policy.tracker.version_name_for("2.4.0") == "2.4.0"
-    assert policy.notes.title_for("ENG", "2.4.0") == notes.notes_title("ENG", "2.4.0")
-    assert policy.run.deadline == Settings.model_fields["run_deadline_seconds"].default
+    assert policy.notes.title_for("ENG", "2.4.0") == "ENG 2.4.0 release notes"
+    assert policy.run.deadline == 86_400.0
+    assert Settings.model_fields["run_deadline_seconds"].default is None
 
 
 def test_default_note_sections_keep_todays_order() -> None:
     sections = Policy().notes
     types = ["Improvement", "Task", "Bug", "Story", "Epic"]
     ordered = sorted(types, key=lambda t: sections.section_of(t)[0])
-    assert ordered == sorted(types, key=lambda t: notes._TYPE_ORDER.get(t, 9))
+    todays = {"Story": 0, "Bug": 1, "Task": 2}
+    assert ordered == sorted(types, key=lambda t: todays.get(t, 9))
     assert [sections.section_of(t)[1] for t in ("Story", "Bug", "Task", "Sub-task")] == [
         "Stories",
         "Bugs",
@@ -150,11 +166,12 @@ def test_default_note_sections_keep_todays_order() -> None:
 @pytest.mark.parametrize("step", STEP_NAMES)
 def test_default_step_limits_are_todays(step: str) -> None:
     limits = Policy().step_limits(step)
-    assert limits.timeout == Settings.model_fields["step_timeout_seconds"].default
-    assert limits.auto_retries == PolicyModel().auto_retries
+    assert limits.timeout == 1800.0
+    assert limits.auto_retries == 2
+    assert PolicyModel().auto_retries is None  # a run takes the policy's unless it says
     assert limits.retries("TransientError", transient=True)
     assert not limits.retries("NotFound") and not limits.retries("ChecksFailed")
-    base = Context.__dataclass_fields__["retry_backoff_seconds"].default
+    base = 1.0  # the backoff of automatic retries before the policy file
     for retry in range(limits.auto_retries):
         # nodes/errors.py: pause = base * 2**n, drawn from uniform(pause / 2, pause)
         pause = base * 2**retry

@@ -91,6 +91,10 @@ async def open_manager(
     try:
         yield manager
     finally:
+        # As after a SIGKILL: nothing new starts, nothing drains, and the checkpoints get no
+        # write after this moment (the connection goes first, then the tasks).
+        manager.closing = True
+        await conn.close()
         tasks = [
             ex.task
             for ex in manager.scheduler.pool.executions.values()
@@ -99,6 +103,4 @@ async def open_manager(
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        manager.closing = True
         await store.close()
-        await conn.close()

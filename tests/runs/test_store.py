@@ -5,21 +5,23 @@ from __future__ import annotations
 
 import asyncio
 import time
+import zlib
 
 import pytest
 
 from enigma.runs.models import TRANSITIONS, RunRecord
 from enigma.runs.pg_store import PgRunStore
-from enigma.runs.store import IllegalTransition, StoreUnavailable
+from enigma.runs.store import IllegalTransition, StoreUnavailable, VersionBusy
 from tests.runs.conftest import StoreFactory, run_async
 
 
-def _run(run_id: str, status: str = "queued", created: float | None = None) -> RunRecord:
-    now = created if created is not None else time.time()
+def _run(run_id: str, status: str = "queued", version: str | None = None) -> RunRecord:
+    """A run; each run id its own fix version unless told (one live run per version)."""
+    now = time.time()
     return RunRecord(
         id=run_id,
-        status=status,
-        fix_version="2.4.0",
+        status=status,  # type: ignore[arg-type]
+        fix_version=version or f"9.{zlib.crc32(run_id.encode()) % 100_000}.0",
         release_type="minor",
         repositories=["web-app"],
         actor="alice",
@@ -122,6 +124,26 @@ async def test_a_refused_write_does_not_undo_the_writes_committed_with_it(
         )
         assert isinstance(results[1], IllegalTransition)
         assert [e.type for e in await store.events("run-a")] == ["before", "after"]
+
+
+@run_async
+async def test_one_live_run_per_fix_version(stores: StoreFactory) -> None:
+    async with stores() as store:
+        await store.create(_run("run-a", version="2.4.0"), None)
+        with pytest.raises(VersionBusy, match=r"run run-a is releasing 2\.4\.0 \(queued\)"):
+            await store.create(_run("run-b", version="2.4.0"), None)
+        await store.set_status("run-a", "running")
+        await store.set_status("run-a", "failed")  # not live: another may start
+        await store.create(_run("run-b", version="2.4.0"), None)
+        with pytest.raises(VersionBusy, match=r"run run-b is releasing 2\.4\.0"):
+            await store.set_status("run-a", "queued")  # resuming the failed one is refused
+        assert (await store.get("run-a")).status == "failed"  # type: ignore[union-attr]
+        results = await asyncio.gather(  # at once: exactly one of them goes live
+            *(store.create(_run(f"run-x{i}", version="3.0.0"), None) for i in range(5)),
+            return_exceptions=True,
+        )
+        assert sum(not isinstance(r, BaseException) for r in results) == 1
+        assert all(isinstance(r, VersionBusy) for r in results if isinstance(r, BaseException))
 
 
 @run_async

@@ -25,6 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from enigma.api.auth import TokenBook
 from enigma.api.docs import mount_docs
+from enigma.api.policy_routes import router as policy_router
 from enigma.api.routes import router
 from enigma.bootstrap import Runtime, open_runtime
 from enigma.context import Context
@@ -133,6 +134,7 @@ def create_app(
         app.state.tokens = book
         async with open_runtime(settings, context) as runtime:
             app.state.runtime = runtime
+            app.state.policy = runtime.policy
             retention = asyncio.get_running_loop().create_task(
                 _retention(runtime.manager, settings)
             )
@@ -188,6 +190,7 @@ def create_app(
         )
 
     app.include_router(router)
+    app.include_router(policy_router)
     mount_docs(app)
 
     @app.get("/healthz", tags=["ops"])

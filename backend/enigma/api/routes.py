@@ -202,7 +202,9 @@ def _decision_route(action: str, role: str, doc: str) -> None:
     ) -> RunRecord:
         require(user, role)
         body = body or DecisionIn()
-        call = manager.decide(run_id, action, user.user, body.comment, None, body.interrupt_id)
+        call = manager.decide(
+            run_id, action, user.user, body.comment, None, body.interrupt_id, user.roles
+        )
         return await _command(manager, run_id, call)
 
     decide.__doc__ = f"{doc}. The body is optional."
@@ -212,12 +214,19 @@ def _decision_route(action: str, role: str, doc: str) -> None:
     )(decide)
 
 
-_decision_route("approve", "approve", "Approve the pending plan or release")
+# Coarse here (someone who may decide anything); the run's policy says, per decision, which
+# roles may answer it, and the manager checks that.
+_decision_route("approve", "decide", "Approve the pending plan or release")
 _decision_route(
-    "reject", "approve", "Reject the plan or release (ends the run), or abort at a conflict"
+    "reject", "decide", "Reject the plan or release (ends the run), or abort at a conflict"
 )
 _decision_route("retry", "decide", "Retry the failed step of a pending error decision")
-_decision_route("skip", "decide", "Skip the conflicting branch or the failed repository")
+_decision_route(
+    "skip",
+    "decide",
+    "Skip the conflicting branch, the failed repository, or a finalize operation done by hand",
+)
+_decision_route("abort", "decide", "Abort at a conflict or an error (the release ends failed)")
 
 
 @router.post("/runs/{run_id}/amend", response_model=RunRecord, status_code=202)
@@ -225,7 +234,9 @@ async def amend_run(run_id: RunId, body: AmendIn, user: CurrentUser, manager: Ma
     """Drop tickets, branches (`repo:branch`) or repositories from the plan, then re-plan."""
     require(user, "amend")
     exclude = body.exclude.model_dump()
-    call = manager.decide(run_id, "amend", user.user, body.comment, exclude, body.interrupt_id)
+    call = manager.decide(
+        run_id, "amend", user.user, body.comment, exclude, body.interrupt_id, user.roles
+    )
     return await _command(manager, run_id, call)
 
 
@@ -297,6 +308,8 @@ async def config(user: CurrentUser, runtime: RuntimeDep) -> dict[str, Any]:
         "release_types": ["major", "minor", "patch", "hotfix", "release"],
         "user": user.user,
         "roles": sorted(user.roles),
+        "four_eyes": runtime.settings.four_eyes,
+        "policy_hash": runtime.policy.hash,
         "sandbox": runtime.sandbox_urls is not None,
     }
 

@@ -53,6 +53,7 @@ class VersionRecord(TypedDict):
     id: str
     name: str
     released: bool
+    archived: bool
 
 
 class RepoInfo(TypedDict):
@@ -128,6 +129,14 @@ class Tracker(Protocol):
         """The project's fix versions."""
         ...
 
+    def version(self, project: str, name: str) -> VersionRecord | None:
+        """One fix version of the project by name, or None if there is none."""
+        ...
+
+    def statuses(self, keys: list[str]) -> dict[str, str]:
+        """The current status of each ticket (keys the tracker does not know are left out)."""
+        ...
+
     def ensure_status(self, key: str, status: str) -> bool:
         """Walk the workflow until the ticket is in `status`; False if it already was."""
         ...
@@ -178,12 +187,29 @@ class CodeHost(Protocol):
         """Re-read a pull request."""
         ...
 
-    def check_runs(self, repo: str, sha: str) -> list[CheckRun]:
-        """CI checks on a commit."""
+    def checks(self, repo: str, sha: str, sources: tuple[str, ...]) -> list[CheckRun]:
+        """CI on a commit: its check runs and/or its commit statuses (`sources`)."""
         ...
 
-    def ensure_pull_request_merged(self, repo: str, number: int, message: str) -> str:
-        """Merge the pull request unless merged; returns the merge commit sha."""
+    def find_pull_request(self, repo: str, head: str, base: str) -> PullRequestRecord | None:
+        """The open (or else the merged) pull request from head to base, or None."""
+        ...
+
+    def find_release(self, repo: str, tag: str) -> str | None:
+        """The URL of the release for `tag`, or None."""
+        ...
+
+    def compare_url(self, repo: str, base: str, head: str) -> str:
+        """Where a person sees what `head` would bring into `base`."""
+        ...
+
+    def ensure_pull_request_merged(
+        self, repo: str, number: int, message: str, method: str = "merge"
+    ) -> str:
+        """Merge the pull request unless merged; returns the merge commit sha.
+
+        Waits (as a transient error) while GitHub is still computing mergeability.
+        """
         ...
 
     def ensure_release(self, repo: str, tag: str, target: str, name: str, body: str) -> str:
@@ -214,6 +240,14 @@ class GitPlanner(Protocol):
 
     def last_release_tag(self, mirror: Path) -> str | None:
         """The highest `vX.Y.Z` tag, or None."""
+        ...
+
+    def tags(self, mirror: Path) -> list[str]:
+        """Every tag name."""
+        ...
+
+    def contains(self, mirror: Path, commit: str, of: str) -> bool:
+        """Whether `commit` is in the history of `of` (an ancestor of it, or it)."""
         ...
 
     def resolve(self, mirror: Path, ref: str) -> str:

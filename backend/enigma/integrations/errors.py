@@ -22,13 +22,25 @@ __all__ = [
 
 
 class IntegrationError(Exception):
-    """A call to Jira, GitHub, Confluence or git failed."""
+    """A call to Jira, GitHub, Confluence or git failed.
+
+    Its text names the service, the operation when known (the choke point sets it) and what
+    the service said: "jira release version: HTTP 404: Could not find version 9.9.9".
+    """
 
     def __init__(self, service: str, message: str, status: int | None = None):
-        super().__init__(f"{service}: {message}" + (f" (HTTP {status})" if status else ""))
+        super().__init__(message)
         self.service = service
         self.message = message
         self.status = status
+        self.operation: str | None = None
+
+    def __str__(self) -> str:
+        where = f"{self.service} {self.operation}" if self.operation else self.service
+        said = self.message
+        if self.status and f"HTTP {self.status}" not in said:
+            said = f"HTTP {self.status}: {said}" if said else f"HTTP {self.status}"
+        return f"{where}: {said}"
 
     @property
     def transient(self) -> bool:

@@ -142,13 +142,21 @@ class GitMirror:
 
     def last_release_tag(self, mirror: Path) -> str | None:
         """The highest `vX.Y.Z` tag, or None."""
-        out = _git(mirror, "for-each-ref", "--format=%(refname:strip=2)", "refs/tags/")
         versions = [
             (tuple(map(int, m.groups())), m.group(0))
-            for m in map(_RELEASE_TAG.match, out.splitlines())
+            for m in map(_RELEASE_TAG.match, self.tags(mirror))
             if m
         ]
         return max(versions)[1] if versions else None
+
+    def tags(self, mirror: Path) -> list[str]:
+        """Every tag name."""
+        out = _git(mirror, "for-each-ref", "--format=%(refname:strip=2)", "refs/tags/")
+        return [line for line in out.splitlines() if line]
+
+    def contains(self, mirror: Path, commit: str, of: str) -> bool:
+        """Whether `commit` is in the history of `of` (an ancestor of it, or it)."""
+        return _is_ancestor(mirror, self.resolve(mirror, commit), self.resolve(mirror, of))
 
     def resolve(self, mirror: Path, ref: str) -> str:
         """Commit sha of a branch, tag or commit (NotFound if there is none)."""

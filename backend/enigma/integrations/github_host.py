@@ -18,12 +18,13 @@ import math
 import threading
 from collections.abc import Callable
 from typing import Any, Literal, TypeVar
+from urllib.parse import quote
 
 from github import Auth, Github, GithubException
 from pydantic import SecretStr
 
 from enigma.integrations.base import CheckRun, MergeResult, PullRequestRecord, RepoInfo
-from enigma.integrations.errors import MergeConflict, NotFound
+from enigma.integrations.errors import MergeConflict, NotFound, TransientError
 from enigma.integrations.http import CallPolicy, call
 from enigma.integrations.scope import guard_session
 
@@ -217,37 +218,98 @@ class GitHubHost:
             "pull request", lambda: _pull_record(self._repo(repo).get_pull(number).complete())
         )
 
-    def check_runs(self, repo: str, sha: str) -> list[CheckRun]:
-        """CI checks on a commit."""
+    def checks(self, repo: str, sha: str, sources: tuple[str, ...]) -> list[CheckRun]:
+        """CI on a commit: check runs and/or commit statuses (the combined status API).
+
+        A status reads as a check: `pending` is in progress; `success` a green completion;
+        `failure` and `error` a red one. Its `context` is its name.
+        """
 
         def read() -> list[CheckRun]:
-            runs = self._repo(repo).get_commit(sha).get_check_runs()
-            return [
-                CheckRun(
-                    name=str(run.name),
-                    status=str(run.status),
-                    conclusion=run.conclusion,
-                    url=str(run.html_url or run.url),
-                )
-                for run in runs
-            ]
+            commit = self._repo(repo).get_commit(sha)
+            found: list[CheckRun] = []
+            if "check_runs" in sources:
+                found += [
+                    CheckRun(
+                        name=str(run.name),
+                        status=str(run.status),
+                        conclusion=run.conclusion,
+                        url=str(run.html_url or run.url),
+                    )
+                    for run in commit.get_check_runs()
+                ]
+            if "statuses" in sources:
+                for status in commit.get_combined_status().statuses:
+                    state = str(status.state)
+                    found.append(
+                        CheckRun(
+                            name=str(status.context),
+                            status="in_progress" if state == "pending" else "completed",
+                            conclusion=None if state == "pending" else _STATUS[state],
+                            url=str(status.target_url or status.url),
+                        )
+                    )
+            return found
 
-        return self._call("check runs", read)
+        return self._call("checks", read)
 
-    def ensure_pull_request_merged(self, repo: str, number: int, message: str) -> str:
-        """Merge the pull request unless merged; returns the merge commit sha."""
+    def find_pull_request(self, repo: str, head: str, base: str) -> PullRequestRecord | None:
+        """The open (or else the merged) pull request from head to base, or None."""
+        return self._call(
+            "pull request",
+            lambda: self._open_pull(repo, head, base) or self._merged_pull(repo, head, base),
+        )
+
+    def find_release(self, repo: str, tag: str) -> str | None:
+        """The URL of the release for `tag`, or None."""
+
+        def read() -> str | None:
+            try:
+                return str(self._repo(repo).get_release(tag).html_url)
+            except GithubException as exc:
+                if exc.status == 404:
+                    return None
+                raise
+
+        return self._call("release", read)
+
+    def compare_url(self, repo: str, base: str, head: str) -> str:
+        """The web page comparing `base...head` (no request is made)."""
+        web = self.base_url.removesuffix("/api/v3")
+        if web == "https://api.github.com":
+            web = "https://github.com"
+        return f"{web}/{self.owner}/{repo}/compare/{quote(base, safe='')}...{quote(head, safe='')}"
+
+    def ensure_pull_request_merged(
+        self, repo: str, number: int, message: str, method: str = "merge"
+    ) -> str:
+        """Merge the pull request unless merged; returns the merge commit sha.
+
+        GitHub computes a pull request's mergeability lazily: right after it was opened or
+        updated, `mergeable` is null and a merge may be refused with 405 "Base branch was
+        modified". Both are transient: the choke point (and, past it, the run's patience)
+        tries again. A pull request GitHub has decided it cannot merge is a permanent error.
+        """
 
         def find_or_merge() -> str:
             pr = self._repo(repo).get_pull(number)
             if pr.merged:
                 return str(pr.merge_commit_sha)
+            if pr.mergeable is None:
+                raise TransientError(
+                    "github", f"#{number}: mergeability not computed yet", None, 1.0
+                )
             try:
-                status = pr.merge(commit_message=message, merge_method="merge")
+                status = pr.merge(commit_message=message, merge_method=method)
             except GithubException as exc:
                 # 405 "not mergeable" also answers a merge that someone finished a moment ago
                 again = self._repo(repo).get_pull(number)
                 if exc.status in (405, 409) and again.merged:
                     return str(again.merge_commit_sha)
+                if exc.status == 405 and (again.mergeable is None or _says(exc, "modified")):
+                    raise TransientError(
+                        "github", f"#{number}: {_message(exc)}", 405, 1.0
+                    ) from None
                 raise
             return str(status.sha)
 
@@ -286,6 +348,14 @@ def _pull_record(pr: Any) -> PullRequestRecord:
         state=str(pr.state),
         merged=pr.merged_at is not None,
     )
+
+
+_STATUS = {"success": "success", "failure": "failure", "error": "failure"}
+
+
+def _message(exc: GithubException) -> str:
+    data = exc.data if isinstance(exc.data, dict) else {}
+    return str(data.get("message") or exc.message or f"HTTP {exc.status}")
 
 
 def _says(exc: GithubException, *phrases: str) -> bool:

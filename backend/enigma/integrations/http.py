@@ -126,6 +126,8 @@ def call(service: str, op: Callable[[], T], policy: CallPolicy, what: str = "") 
             if error is None:
                 raise
         label = f"{service} {what}".strip()
+        if what and error.operation is None:
+            error.operation = what
         if not isinstance(error, TransientError):
             log.debug("%s: %s", label, _describe(error))  # the caller decides what it means
             raise error from None

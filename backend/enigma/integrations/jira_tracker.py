@@ -23,7 +23,7 @@ from pydantic import SecretStr
 from enigma.integrations.base import Ticket, VersionRecord
 from enigma.integrations.errors import NotFound, PermanentError
 from enigma.integrations.http import CallPolicy, call
-from enigma.integrations.jql import build_jql
+from enigma.integrations.jql import build_jql, keys_jql
 from enigma.integrations.scope import guard_session
 
 __all__ = ["JiraTracker", "sprint_name"]
@@ -174,6 +174,20 @@ class JiraTracker:
         """The project's fix versions."""
         versions = self._call("versions", lambda: self._jira().project_versions(project))
         return [_version(v.raw) for v in versions]
+
+    def version(self, project: str, name: str) -> VersionRecord | None:
+        """One fix version of the project by name, or None if there is none."""
+        return next((v for v in self.list_versions(project) if v["name"] == name), None)
+
+    def statuses(self, keys: list[str]) -> dict[str, str]:
+        """The current status of each ticket (read back after the release moved them)."""
+        found: dict[str, str] = {}
+        for start in range(0, len(keys), _PAGE):
+            chunk = keys[start : start + _PAGE]
+            for raw in self._search(keys_jql(chunk), ["status"]):
+                status = ((raw.get("fields") or {}).get("status") or {}).get("name")
+                found[str(raw["key"])] = str(status or "")
+        return found
 
     # --- writes --------------------------------------------------------------------------
 
@@ -356,7 +370,10 @@ def _json(search: Callable[..., Any], *args: Any, **kwargs: Any) -> Callable[[],
 
 def _version(raw: dict[str, Any]) -> VersionRecord:
     return VersionRecord(
-        id=str(raw.get("id")), name=str(raw.get("name")), released=bool(raw.get("released"))
+        id=str(raw.get("id")),
+        name=str(raw.get("name")),
+        released=bool(raw.get("released")),
+        archived=bool(raw.get("archived")),
     )
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-__all__ = ["build_jql", "quote"]
+__all__ = ["build_jql", "keys_jql", "quote"]
 
 _ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
@@ -42,3 +42,8 @@ def build_jql(
     if statuses:
         clauses.append(f"status IN ({', '.join(quote(s) for s in statuses)})")
     return " AND ".join(clauses) + " ORDER BY key ASC"
+
+
+def keys_jql(keys: Sequence[str]) -> str:
+    """The tickets with these keys (each key quoted like any other value)."""
+    return f"key IN ({', '.join(quote(k) for k in keys)}) ORDER BY key ASC"

@@ -1,8 +1,10 @@
 """approve_plan and approve_release: the two human gates, as LangGraph interrupts.
 
 Each gate is a node of its own with nothing before the interrupt, because LangGraph re-runs an
-interrupted node from its top when the run resumes. With `policy.auto_approve` the policy
-approves and the decision is recorded the same way, with actor "policy".
+interrupted node from its top when the run resumes. The interrupt says who may answer (the
+policy's roles, how many approvers, four-eyes, deadlines) and, for the release, exactly what
+approving will do. With `policy.auto_approve` the policy approves and the decision is recorded
+the same way, with actor "policy".
 """
 
 from __future__ import annotations
@@ -12,10 +14,18 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from enigma.context import Context
-from enigma.nodes.common import ask_human, deps, human_message, policy_decision, record_decision
-from enigma.state import WorkflowState
+from enigma.nodes.common import (
+    approval_request,
+    ask_human,
+    deps,
+    human_message,
+    policy_decision,
+    record_decision,
+)
+from enigma.nodes.notes import shipped_tickets
+from enigma.state import ApprovalRecord, WorkflowState
 
-__all__ = ["approve_plan", "approve_release"]
+__all__ = ["approve_plan", "approve_release", "release_preview"]
 
 
 async def approve_plan(state: WorkflowState, runtime: Runtime[Context]) -> dict[str, Any]:
@@ -27,50 +37,114 @@ async def approve_plan(state: WorkflowState, runtime: Runtime[Context]) -> dict[
     else:
         decision = ask_human(
             "plan_approval",
-            {"plan": plan, "plan_hash": plan["hash"]},
+            {
+                "plan": plan,
+                "plan_hash": plan["hash"],
+                "approval": approval_request(context, "plan_approval", state["release_type"]),
+            },
             ["approve", "reject", "amend"],
         )
-    record = record_decision(context, "plan_approval", decision, plan["hash"])
+    records = record_decision(context, "plan_approval", decision, plan["hash"])
     update: dict[str, Any] = {
         "current_step": "approve_plan",
-        "approvals": [record],
-        "approval_required": None,
-        "messages": [human_message(record)],
+        "approvals": records,
+        "messages": [human_message(records)],
         "steps_completed": ["approve_plan"],
     }
     if decision["action"] == "amend":
         update["excluded"] = _merge_exclusions(state.get("excluded") or {}, decision["exclude"])
     if decision["action"] == "reject":
-        update["outcome_reason"] = f"plan rejected by {record['actor']}: {record['comment']}"
+        update |= _rejected("plan", records[-1])
     return update
 
 
 async def approve_release(state: WorkflowState, runtime: Runtime[Context]) -> dict[str, Any]:
-    """Ask a human for the final go: PRs green, notes published; approve or reject."""
+    """Ask a human for the final go, showing exactly what approving will do."""
     context, _ = deps(runtime)
     if state.get("policy", {}).get("auto_approve"):
         decision = policy_decision("approve", "auto-approved")
     else:
         summary = {
+            "will": release_preview(state, context),
             "pull_requests": state.get("pull_requests", {}),
             "release_notes": {
                 k: v for k, v in (state.get("release_notes") or {}).items() if k != "body"
             },
             "skipped": state.get("skipped", []),
             "plan_hash": state["plan"]["hash"],
+            "approval": approval_request(context, "release_approval", state["release_type"]),
         }
         decision = ask_human("release_approval", summary, ["approve", "reject"])
-    record = record_decision(context, "release_approval", decision, state["plan"]["hash"])
+    records = record_decision(context, "release_approval", decision, state["plan"]["hash"])
     update: dict[str, Any] = {
         "current_step": "approve_release",
-        "approvals": [record],
-        "approval_required": None,
-        "messages": [human_message(record)],
+        "approvals": records,
+        "messages": [human_message(records)],
         "steps_completed": ["approve_release"],
     }
     if decision["action"] == "reject":
-        update["outcome_reason"] = f"release rejected by {record['actor']}: {record['comment']}"
+        update |= _rejected("release", records[-1])
     return update
+
+
+def release_preview(state: WorkflowState, context: Context) -> dict[str, Any]:
+    """What approving the release does: merges, tags and releases, tickets, the version.
+
+    Only repositories whose leg ended ready are in it; everything the release leaves out is
+    listed with the reason, so "approve" never promises what will not happen.
+    """
+    outcomes = state.get("repo_outcomes", {})
+    prs = state.get("pull_requests", {})
+    plans = {p["repo"]: p for p in state["plan"]["repositories"]}
+    ready = [r for w in state["plan"]["waves"] for r in w if outcomes.get(r) == "ready"]
+    version = state["fix_version"]
+    tracker = context.rules.tracker
+    shipped = shipped_tickets(state)
+    statuses = {t["key"]: t["status"] for t in state.get("jira_tickets", [])}
+    left_out = [
+        {"repo": s["repo"], "branch": s["branch"], "reason": s["reason"]}
+        for s in state.get("skipped", [])
+    ]
+    left_out += [
+        {"repo": r, "branch": None, "reason": f"its leg ended {o}"}
+        for r, o in sorted(outcomes.items())
+        if o != "ready" and not any(s["repo"] == r for s in left_out)
+    ]
+    return {
+        "merge": [
+            {
+                "repo": r,
+                "number": prs[r]["number"],
+                "url": prs[r]["html_url"],
+                "into": plans[r]["target_branch"],
+                "method": plans[r]["merge_method"],
+            }
+            for r in ready
+            if r in prs
+        ],
+        "tag": [{"repo": r, "tag": f"v{version}", "release": True} for r in ready],
+        "tickets": [
+            {"key": k, "from": statuses.get(k, ""), "to": tracker.done_status}
+            for k in sorted(shipped)
+        ],
+        "version": {"name": tracker.version_name_for(version), "release": tracker.release_version},
+        "left_out": left_out,
+        "not_shipped": [k for k in state["plan"]["tickets"] if k not in shipped],
+    }
+
+
+def _rejected(what: str, record: ApprovalRecord) -> dict[str, Any]:
+    comment = f": {record['comment']}" if record["comment"] else ""
+    reason = f"{what} rejected by {record['actor']}{comment}"
+    return {
+        "outcome_reason": reason,
+        "outcome_detail": {
+            "rejected": what,
+            "by": record["actor"],
+            "at": record["at"],
+            "comment": record["comment"],
+        },
+    }
 
 
 def _merge_exclusions(current: dict[str, list[str]], extra: Any) -> dict[str, list[str]]:

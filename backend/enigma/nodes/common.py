@@ -18,6 +18,7 @@ from enigma.state import ApprovalRecord, ErrorRecord
 
 __all__ = [
     "Decision",
+    "approval_request",
     "ask_human",
     "deps",
     "error_record",
@@ -35,31 +36,58 @@ T = TypeVar("T")
 
 
 class Decision(TypedDict):
-    """A human's (or the policy's) answer to an interrupt."""
+    """A human's (or the policy's) answer to an interrupt.
+
+    `approvers` lists everyone who approved when a decision takes several approvers (the
+    last of them is `actor`).
+    """
 
     action: str
     actor: str
     comment: str
     exclude: dict[str, Any]
+    approvers: list[str]
 
 
 def record_decision(
     context: Context, kind: str, decision: Decision, plan_hash: str | None = None
-) -> ApprovalRecord:
-    """The state's record of a decision: who chose what, when, with which comment."""
-    return ApprovalRecord(
-        kind=kind,
-        action=decision["action"],
-        actor=decision["actor"],
-        at=now_iso(context),
-        comment=decision["comment"],
-        plan_hash=plan_hash,
-    )
+) -> list[ApprovalRecord]:
+    """The state's records of a decision: who chose what, when, under which plan and policy.
+
+    A decision several people approved gives one record per approver.
+    """
+    actors = decision["approvers"] or [decision["actor"]]
+    return [
+        ApprovalRecord(
+            kind=kind,
+            action=decision["action"],
+            actor=actor,
+            at=now_iso(context),
+            comment=decision["comment"] if actor == decision["actor"] else "",
+            plan_hash=plan_hash,
+            policy_hash=context.policy_hash(),
+        )
+        for actor in actors
+    ]
 
 
 def policy_decision(action: str, comment: str) -> Decision:
     """A decision the policy takes instead of a human."""
-    return Decision(action=action, actor="policy", comment=comment, exclude={})
+    return Decision(action=action, actor="policy", comment=comment, exclude={}, approvers=[])
+
+
+def approval_request(context: Context, kind: str, release_type: str) -> dict[str, Any]:
+    """Who may answer a decision of `kind`, how many of them, and its deadlines (policy)."""
+    rule = context.rules.approval_rule(kind, release_type)
+    return {
+        "approvers": rule.approvers,
+        "roles": list(rule.roles),
+        "four_eyes": rule.uses_four_eyes(context.four_eyes),
+        "remind_after": rule.remind_after,
+        "expire_after": rule.expire_after,
+        "on_expire": rule.on_expire,
+        "policy_hash": context.policy_hash(),
+    }
 
 
 def deps(runtime: Runtime[Context]) -> tuple[Context, Clients]:
@@ -83,21 +111,33 @@ def say(step: str, text: str) -> AIMessage:
     return AIMessage(content=text, name=step)
 
 
-def human_message(record: ApprovalRecord) -> HumanMessage:
+def human_message(records: list[ApprovalRecord]) -> HumanMessage:
     """A decision in the narrative: who decided what, and their comment."""
-    comment = f": {record['comment']}" if record["comment"] else ""
+    last = records[-1]
+    who = " and ".join(r["actor"] for r in records)
+    comment = f": {last['comment']}" if last["comment"] else ""
     return HumanMessage(
-        content=f"{record['actor']} chose {record['action']} ({record['kind']}){comment}",
-        name=record["actor"].replace(" ", "_")[:64] or "human",
+        content=f"{who} chose {last['action']} ({last['kind']}){comment}",
+        name=last["actor"].replace(" ", "_")[:64] or "human",
     )
 
 
 def error_record(
-    step: str, exc: Exception, repo: str | None, attempt: int, choices: list[str]
+    step: str,
+    exc: Exception,
+    repo: str | None,
+    attempt: int,
+    choices: list[str],
+    operation: str | None = None,
 ) -> ErrorRecord:
-    """Describe a failed step so policy or a human can choose what to do next."""
+    """Describe a failed step so policy or a human can choose what to do next.
+
+    The message names the operation (when there is one) and quotes the service's own words.
+    """
     transient = isinstance(exc, IntegrationError) and exc.transient
     message = str(exc) if isinstance(exc, IntegrationError) else f"{type(exc).__name__}: {exc}"
+    if operation:
+        message = f"{operation} failed: {message}"
     log.warning("step %s%s failed: %s", step, f" [{repo}]" if repo else "", message)
     return ErrorRecord(
         step=step,
@@ -107,6 +147,7 @@ def error_record(
         transient=transient,
         attempt=attempt,
         choices=choices,
+        operation=operation,
     )
 
 
@@ -123,10 +164,12 @@ def ask_human(kind: str, payload: dict[str, Any], choices: list[str]) -> Decisio
         if isinstance(answer, str):
             answer = {"action": answer}
         if isinstance(answer, dict) and answer.get("action") in choices:
+            approvers = answer.get("approvers")
             return Decision(
                 action=str(answer["action"]),
                 actor=str(answer.get("actor") or "someone"),
                 comment=str(answer.get("comment") or ""),
                 exclude=answer.get("exclude") or {},
+                approvers=[str(a) for a in approvers] if isinstance(approvers, list) else [],
             )
         request = {**request, "invalid_answer": f"expected one of {choices}, got {answer!r}"}

@@ -1,10 +1,11 @@
 """handle_error and handle_repo_error: the conditional error edges' destination.
 
-A failed step records an `ErrorRecord` and routes here. Policy answers first: a transient
-failure is retried automatically (exponential backoff with jitter) up to `policy.auto_retries`
-times; after that, or for a permanent failure, `policy.on_error` either aborts or asks a human,
-who chooses among the record's choices (retry / skip / abort). Failed checks follow
-`policy.on_check_failure` instead.
+A failed step records an `ErrorRecord` and routes here. The release policy's step limits
+answer first: an error of a class the step retries (`retry_on`, by default transient ones) is
+retried automatically with the step's backoff, up to its tries; after that, or for another
+error, the run's `on_error` either aborts or asks a human (retry / skip / abort, with the
+roles the policy names). Failed checks follow `on_check_failure` instead. An outage that
+outlasted its budget always asks a human: `on_error` is about errors, not outages.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from langgraph.runtime import Runtime
 from enigma.context import Context
 from enigma.nodes.common import (
     Decision,
+    approval_request,
     ask_human,
     deps,
     human_message,
@@ -30,26 +32,37 @@ __all__ = ["decide_error", "handle_error", "handle_repo_error"]
 
 
 async def decide_error(
-    error: ErrorRecord, policy: Policy | Mapping[str, Any], retry_count: int, context: Context
+    error: ErrorRecord,
+    policy: Policy | Mapping[str, Any],
+    retry_count: int,
+    context: Context,
+    release_type: str,
 ) -> Decision:
-    """Choose retry / skip / abort for an error, by policy or by asking a human.
-
-    An outage that outlasted its budget (`OutageExhausted`) always goes to a human: policy
-    rules such as `on_error = "abort"` are about errors, and an outage is not the release's
-    error.
-    """
+    """Choose retry / skip / abort for an error, by policy or by asking a human."""
+    limits = context.rules.step_limits(error["step"])
+    tries = policy.get("auto_retries")
+    retries = limits.auto_retries if tries is None else int(tries)
     if error["kind"] == "OutageExhausted":
         rule = "ask"
     elif error["kind"] == "ChecksFailed":
         rule = str(policy.get("on_check_failure", "ask"))
-    elif error["transient"] and retry_count < int(policy.get("auto_retries", 2)):
-        pause = context.retry_backoff_seconds * (2**retry_count)
-        await context.clock.sleep(random.uniform(pause / 2, pause))
+    elif retry_count < retries and limits.retries(error["kind"], error["transient"]):
+        if context.retry_backoff_seconds is not None:
+            base = context.retry_backoff_seconds * (2**retry_count)
+            pause = random.uniform(base / 2, base)
+        else:
+            pause = limits.pause(retry_count)
+        await context.clock.sleep(pause)
         return policy_decision("retry", f"automatic retry {retry_count + 1}")
     else:
         rule = str(policy.get("on_error", "ask"))
     if rule == "ask":
-        return ask_human("error", {"error": error}, error["choices"])
+        payload = {
+            "error": error,
+            "retry_helps": bool(error["transient"]),
+            "approval": approval_request(context, "error", release_type),
+        }
+        return ask_human("error", payload, error["choices"])
     action = rule if rule in error["choices"] else "abort"
     return policy_decision(action, f"policy chose {action}")
 
@@ -60,23 +73,41 @@ async def handle_error(state: WorkflowState, runtime: Runtime[Context]) -> dict[
     error = state.get("error")
     assert error is not None, "handle_error runs only after a step recorded an error"
     retries = int(state.get("retry_count", 0))
-    decision = await decide_error(error, state.get("policy", {}), retries, context)
-    record = record_decision(context, "error_decision", decision)
+    decision = await decide_error(
+        error, state.get("policy", {}), retries, context, state["release_type"]
+    )
+    records = record_decision(context, "error_decision", decision)
     update: dict[str, Any] = {
         "current_step": "handle_error",
         "error_decision": decision["action"],
-        "approvals": [record],
-        "messages": [human_message(record)],
+        "approvals": records,
+        "messages": [human_message(records)],
     }
     if decision["action"] == "retry":
         update.update(error=None, retry_count=retries + 1)
     elif decision["action"] == "abort":
         update["outcome_reason"] = (
-            f"{error['step']} failed: {error['message']}; aborted by {record['actor']}"
+            f"{error['step']} failed: {error['message']}; aborted by {records[-1]['actor']}"
         )
+    elif error.get("operation"):  # a finalize operation someone did by hand
+        finalized = dict(state.get("finalized") or {})
+        ops = dict(finalized.get("operations") or {})
+        ops[str(error["operation"])] = {
+            "op": str(error["message"]).split(" failed:", 1)[0],
+            "status": "skipped",
+            "by": records[-1]["actor"],
+            "note": decision["comment"] or "done by hand",
+        }
+        update["finalized"] = finalized | {"operations": ops}
+        update.update(error=None, retry_count=0)
     else:
         update["skipped"] = [
-            SkipRecord(repo="*", branch=None, reason=f"{error['step']} skipped: {error['message']}")
+            SkipRecord(
+                repo="*",
+                branch=None,
+                reason=f"{error['step']} skipped: {error['message']}",
+                by=records[-1]["actor"],
+            )
         ]
         update["error"] = None
     return update
@@ -89,12 +120,14 @@ async def handle_repo_error(state: RepoState, runtime: Runtime[Context]) -> dict
     assert error is not None, "handle_repo_error runs only after a step recorded an error"
     repo = state["repo"]
     retries = int(state.get("retry_count", 0))
-    decision = await decide_error(error, state.get("policy", {}), retries, context)
-    record = record_decision(context, "error_decision", decision)
+    decision = await decide_error(
+        error, state.get("policy", {}), retries, context, state["release_type"]
+    )
+    records = record_decision(context, "error_decision", decision)
     update: dict[str, Any] = {
         "error_decision": decision["action"],
-        "approvals": [record],
-        "messages": [human_message(record)],
+        "approvals": records,
+        "messages": [human_message(records)],
     }
     if decision["action"] == "retry":
         update.update(error=None, retry_count=retries + 1)
@@ -104,7 +137,8 @@ async def handle_repo_error(state: RepoState, runtime: Runtime[Context]) -> dict
             SkipRecord(
                 repo=repo,
                 branch=None,
-                reason=f"{error['step']} failed: {error['message']}; skipped by {record['actor']}",
+                reason=f"{error['step']} failed: {error['message']}",
+                by=records[-1]["actor"],
             )
         ]
     else:

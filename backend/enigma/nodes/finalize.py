@@ -1,144 +1,338 @@
-"""collect_repositories, finalize and close_run: how a release ends."""
+"""collect_repositories, finalize and close_run: how a release ends, and what it ended as.
+
+finalize is a list of operations, each recorded as it is done: per repository (in the order
+of the policy's waves: a repository merges, tags and releases after the ones it comes after)
+merge the release pull request, then publish the release and its tag; then, side by side, each
+shipped ticket (move it to the done status, comment once, link its pull requests); then the
+tracker version. An operation that fails stops finalize with a decision that names it and
+quotes the service: retry, skip ("done by hand", with the reason kept), or abort; whatever was
+done stays done, and a re-run of finalize does only what is left. At the end the tickets'
+statuses are read back, so what the run shows is what the tracker has.
+"""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from langgraph.runtime import Runtime
 
-from enigma.context import Context
+from enigma.context import Clients, Context
 from enigma.integrations.errors import IntegrationError
-from enigma.nodes.common import deps, error_record, io, now_iso, say
+from enigma.nodes.common import deps, error_record, io, say
 from enigma.nodes.notes import shipped_tickets
-from enigma.state import WorkflowState
+from enigma.state import SkipRecord, WorkflowState
 
-__all__ = ["close_run", "collect_repositories", "finalize", "ticket_marker"]
+__all__ = ["close_run", "collect_repositories", "finalize", "outcome_of", "ticket_marker"]
 
-DONE_STATUS = "Done"
+_TICKETS_AT_ONCE = 8
+Operation = tuple[str, str, Callable[[], Awaitable[Any]]]
+"""(id, what it does in words, the call)."""
 
 
-def ticket_marker(run_id: str) -> str:
-    """Marker that makes the release comment on a ticket idempotent per run."""
-    return f"[enigma-release {run_id}]"
+def ticket_marker(project: str, version: str) -> str:
+    """Marker that makes the release comment on a ticket idempotent per release (not per run)."""
+    return f"[enigma-release {project} {version}]"
 
 
 async def collect_repositories(state: WorkflowState, runtime: Runtime[Context]) -> dict[str, Any]:
-    """Wait for every repository's leg; summarise what each ended with."""
-    outcomes = state.get("repo_outcomes", {})
-    text = ", ".join(f"{repo}: {outcomes.get(repo, 'unknown')}" for repo in sorted(outcomes))
-    update: dict[str, Any] = {
-        "current_step": "collect_repositories",
-        "steps_completed": ["collect_repositories"],
-        "messages": [say("collect_repositories", f"Repositories done ({text})")],
-    }
-    aborted = [r for r, o in outcomes.items() if o == "aborted"]
+    """A wave of repository legs ended: record how, and find the next wave that can start.
+
+    A repository whose `after` repositories did not all end ready does not start: it is left
+    out, with the reason (and so, in turn, are the ones that come after it).
+    """
+    outcomes = dict(state.get("repo_outcomes", {}))
+    waves = state["plan"]["waves"]
+    plans = {p["repo"]: p for p in state["plan"]["repositories"]}
+    update: dict[str, Any] = {"current_step": "collect_repositories"}
+    text = ", ".join(f"{repo}: {outcomes[repo]}" for repo in sorted(outcomes))
+    aborted = sorted(r for r, o in outcomes.items() if o == "aborted")
+    wave = int(state.get("wave", 0)) + 1
+    blocked: list[SkipRecord] = []
+    while not aborted and wave < len(waves):
+        for repo in waves[wave]:
+            missing = [a for a in plans[repo]["after"] if outcomes.get(a, "ready") != "ready"]
+            if missing:
+                outcomes[repo] = "blocked"
+                reason = f"it comes after {', '.join(missing)}, which did not get ready"
+                blocked.append(SkipRecord(repo=repo, branch=None, reason=reason))
+        if any(outcomes.get(r) != "blocked" for r in waves[wave]):
+            break
+        wave += 1
+    update["wave"] = wave
     if aborted:
-        update["outcome_reason"] = f"aborted in {', '.join(sorted(aborted))}"
+        update["outcome_reason"] = f"aborted in {', '.join(aborted)}"
+    if blocked:
+        update["repo_outcomes"] = {b["repo"]: "blocked" for b in blocked}
+        update["skipped"] = blocked
+    if not aborted and wave < len(waves):
+        text += "; next: " + ", ".join(r for r in waves[wave] if outcomes.get(r) != "blocked")
+    update["messages"] = [say("collect_repositories", f"Repositories done ({text})")]
+    update["steps_completed"] = ["collect_repositories"]
     return update
 
 
 async def finalize(state: WorkflowState, runtime: Runtime[Context]) -> dict[str, Any]:
-    """Merge the release PRs, tag releases, transition and comment tickets, release the version.
-
-    Each write looks before it acts, so after a crash this node simply runs again.
-    """
+    """Do each operation still to do, recording it as it is done (see the module docstring)."""
     context, clients = deps(runtime)
-    version = state["fix_version"]
-    run_id = state["workflow_id"]
-    done: dict[str, Any] = {"pull_requests_merged": {}, "releases": {}, "tickets": []}
-    try:
-        for repo, outcome in sorted(state.get("repo_outcomes", {}).items()):
-            if outcome != "ready":
-                continue
-            pr = state["pull_requests"][repo]
-            sha = await io(
-                context,
-                clients.code_host.ensure_pull_request_merged,
-                repo,
-                pr["number"],
-                f"Release {version} [enigma {run_id}]",
-            )
-            done["pull_requests_merged"][repo] = sha
-            done["releases"][repo] = await io(
-                context,
-                clients.code_host.ensure_release,
-                repo,
-                f"v{version}",
-                pr["base"],
-                f"{version}",
-                state.get("release_notes", {}).get("url", ""),
-            )
-        for key, merges in sorted(shipped_tickets(state).items()):
-            await io(context, clients.tracker.ensure_status, key, DONE_STATUS)
-            links = ", ".join(f"{m['pr']} (merge {(m['sha'] or '')[:10]})" for m in merges)
-            await io(
-                context,
-                clients.tracker.ensure_comment,
-                key,
-                ticket_marker(run_id),
-                f"Released in {version}: {links} {ticket_marker(run_id)}",
-            )
-            for merge in merges:
-                if merge["pr"]:
-                    await io(
-                        context,
-                        clients.tracker.ensure_remote_link,
-                        key,
-                        merge["pr"],
-                        f"{merge['repo']} release PR",
-                    )
-            done["tickets"].append(key)
-        await io(
-            context,
-            clients.tracker.ensure_version_released,
-            context.project,
-            version,
-            now_iso(context)[:10],
-        )
-    except IntegrationError as exc:
+    finalized = dict(state.get("finalized") or {})
+    ops: dict[str, Any] = dict(finalized.get("operations") or {})
+    failure: tuple[str, str, IntegrationError] | None = None
+    for group in _operations(state, context, clients):
+        pending = [op for op in group if op[0] not in ops]
+        results = await _run(pending, _TICKETS_AT_ONCE)
+        for (op_id, label, _), result in zip(pending, results, strict=True):
+            if isinstance(result, IntegrationError):
+                failure = failure or (op_id, label, result)
+            else:
+                ops[op_id] = {"op": label, "status": "done", "result": result}
+        if failure is not None:
+            break
+    finalized |= _summary(ops)
+    if failure is not None:
+        op_id, label, exc = failure
         return {
             "current_step": "finalize",
+            "finalized": finalized,
             "error": error_record(
-                "finalize", exc, None, state.get("retry_count", 0), ["retry", "abort"]
-            ),
+                "finalize",
+                exc,
+                None,
+                state.get("retry_count", 0),
+                ["retry", "skip", "abort"],
+                operation=label,
+            )
+            | {"operation": op_id},
             "error_step": "finalize",
             "steps_failed": ["finalize"],
         }
+    tickets = await _read_back(context, clients, state)
+    outcome, detail = outcome_of(state, finalized)
     return {
         "current_step": "finalize",
-        "finalized": done,
-        "outcome": "succeeded",
-        "workflow_complete": True,
+        "finalized": finalized,
+        "jira_tickets": tickets,
+        "outcome": outcome,
+        "outcome_reason": detail["reason"],
+        "outcome_detail": detail,
         "error": None,
+        "retry_count": 0,
         "steps_completed": ["finalize"],
-        "messages": [
-            say(
-                "finalize",
-                f"Released {version}: {len(done['releases'])} repositories, "
-                f"{len(done['tickets'])} tickets done, version released",
+        "messages": [say("finalize", detail["reason"])],
+    }
+
+
+def _operations(state: WorkflowState, context: Context, clients: Clients) -> list[list[Operation]]:
+    """Groups of operations in order; the operations of one group may run side by side."""
+    version = state["fix_version"]
+    outcomes = state.get("repo_outcomes", {})
+    plans = {p["repo"]: p for p in state["plan"]["repositories"]}
+    notes_url = (state.get("release_notes") or {}).get("url", "")
+    groups: list[list[Operation]] = []
+    for wave in state["plan"]["waves"]:
+        ready = [r for r in wave if outcomes.get(r) == "ready"]
+        groups.append([_merge(context, clients, state, plans[r]) for r in ready])
+        groups.append(
+            [
+                (
+                    f"release:{r}",
+                    f"publish release v{version} of {r}",
+                    _bound(
+                        context,
+                        clients.code_host.ensure_release,
+                        r,
+                        f"v{version}",
+                        plans[r]["target_branch"],
+                        version,
+                        notes_url,
+                    ),
+                )
+                for r in ready
+            ]
+        )
+    tracker = context.rules.tracker
+    marker = ticket_marker(context.project, version)
+    groups.append(
+        [
+            (
+                f"ticket:{key}",
+                f"move {key} to {tracker.done_status}, comment and link it",
+                _ticket(context, clients, key, merges, marker, version),
             )
+            for key, merges in sorted(shipped_tickets(state).items())
+        ]
+    )
+    if tracker.release_version:
+        name = tracker.version_name_for(version)
+        groups.append(
+            [
+                (
+                    f"version:{name}",
+                    f"release the {context.project} version {name}",
+                    _bound(
+                        context,
+                        clients.tracker.ensure_version_released,
+                        context.project,
+                        name,
+                        context.clock.now().date().isoformat(),
+                    ),
+                )
+            ]
+        )
+    return groups
+
+
+def _merge(context: Context, clients: Clients, state: WorkflowState, plan: Any) -> Operation:
+    repo = plan["repo"]
+    pr = state["pull_requests"][repo]
+    return (
+        f"merge:{repo}",
+        f"merge {repo}#{pr['number']} into {plan['target_branch']}",
+        _bound(
+            context,
+            clients.code_host.ensure_pull_request_merged,
+            repo,
+            pr["number"],
+            f"Release {state['fix_version']} [enigma release {state['fix_version']}]",
+            plan["merge_method"],
+        ),
+    )
+
+
+def _ticket(
+    context: Context,
+    clients: Clients,
+    key: str,
+    merges: list[dict[str, Any]],
+    marker: str,
+    version: str,
+) -> Callable[[], Awaitable[str]]:
+    tracker = context.rules.tracker
+
+    async def run() -> str:
+        await io(context, clients.tracker.ensure_status, key, tracker.done_status)
+        links = ", ".join(f"{m['pr']} (merge {(m['sha'] or '')[:10]})" for m in merges)
+        body = f"{tracker.comment_for(version, links)} {marker}"
+        await io(context, clients.tracker.ensure_comment, key, marker, body)
+        for merge in merges:
+            if merge["pr"]:
+                title = f"{merge['repo']} release PR"
+                await io(context, clients.tracker.ensure_remote_link, key, merge["pr"], title)
+        return tracker.done_status
+
+    return run
+
+
+def _bound(context: Context, fn: Callable[..., Any], *args: Any) -> Callable[[], Awaitable[Any]]:
+    async def run() -> Any:
+        return await io(context, fn, *args)
+
+    return run
+
+
+async def _run(ops: list[Operation], at_once: int) -> list[Any]:
+    """Every operation's result, or the IntegrationError it raised (others propagate)."""
+    gate = asyncio.Semaphore(at_once)
+
+    async def one(call: Callable[[], Awaitable[Any]]) -> Any:
+        async with gate:
+            try:
+                return await call()
+            except IntegrationError as exc:
+                return exc
+
+    return list(await asyncio.gather(*(one(call) for _, _, call in ops)))
+
+
+def _summary(ops: dict[str, Any]) -> dict[str, Any]:
+    """The operations, and what they did, in the shape the CLI and the page read."""
+    done = {k: v for k, v in ops.items() if v["status"] == "done"}
+    return {
+        "operations": ops,
+        "pull_requests_merged": {
+            k.split(":", 1)[1]: v["result"] for k, v in done.items() if k.startswith("merge:")
+        },
+        "releases": {
+            k.split(":", 1)[1]: v["result"] for k, v in done.items() if k.startswith("release:")
+        },
+        "tickets": sorted(k.split(":", 1)[1] for k in done if k.startswith("ticket:")),
+        "done_by_hand": [
+            {"operation": v["op"], "by": v.get("by"), "note": v.get("note")}
+            for v in ops.values()
+            if v["status"] == "skipped"
         ],
     }
 
 
+async def _read_back(context: Context, clients: Clients, state: WorkflowState) -> list[Any]:
+    """The run's tickets with the statuses the tracker has now."""
+    tickets = list(state.get("jira_tickets", []))
+    keys = [t["key"] for t in tickets]
+    try:
+        now = await io(context, clients.tracker.statuses, keys) if keys else {}
+    except IntegrationError:
+        return tickets  # the release is done; a stale status is better than a failed run
+    return [{**t, "status": now.get(t["key"], t["status"])} for t in tickets]
+
+
+def outcome_of(state: WorkflowState, finalized: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """`succeeded`, or `partial` when anything planned was left out or done by hand."""
+    version = state["fix_version"]
+    left_out = [
+        {"repo": s["repo"], "branch": s["branch"], "reason": s["reason"]}
+        for s in state.get("skipped", [])
+    ]
+    shipped = set(finalized.get("tickets", []))
+    not_shipped = [k for k in state["plan"]["tickets"] if k not in shipped]
+    by_hand = finalized.get("done_by_hand", [])
+    detail: dict[str, Any] = {
+        "pull_requests": {r: pr["html_url"] for r, pr in state.get("pull_requests", {}).items()},
+        "notes": (state.get("release_notes") or {}).get("url"),
+        "tickets_done": sorted(shipped),
+        "left_out": left_out,
+        "not_shipped": not_shipped,
+        "done_by_hand": by_hand,
+    }
+    repos = len(finalized.get("releases", {}))
+    if left_out or not_shipped or by_hand:
+        parts = [f"{len(left_out)} left out"] if left_out else []
+        parts += [f"{len(not_shipped)} tickets not shipped"] if not_shipped else []
+        parts += [f"{len(by_hand)} done by hand"] if by_hand else []
+        detail["reason"] = (
+            f"Released {version} in part: {repos} repositories, {len(shipped)} tickets done; "
+            + ", ".join(parts)
+        )
+        return "partial", detail
+    detail["reason"] = f"Released {version}: {repos} repositories, {len(shipped)} tickets done"
+    return "succeeded", detail
+
+
 async def close_run(state: WorkflowState, runtime: Runtime[Context]) -> dict[str, Any]:
-    """End a run that will not release: dry run, rejection or abort."""
-    if state.get("dry_run") and state.get("plan"):
+    """End a run that will not release: refused, dry run, rejected, aborted or cancelled."""
+    detail = dict(state.get("outcome_detail") or {})
+    if state.get("outcome") == "refused":
+        outcome, reason = "refused", state.get("outcome_reason") or "refused"
+    elif state.get("dry_run") and state.get("plan"):
         outcome, reason = "planned", "dry run: plan only"
+    elif detail.get("rejected"):
+        outcome, reason = "rejected", state.get("outcome_reason") or "rejected"
     elif (
         state.get("error_decision") == "abort"
         or "aborted" in state.get("repo_outcomes", {}).values()
     ):
         outcome, reason = "failed", state.get("outcome_reason") or "aborted"
-    elif state.get("plan") and not any(p["has_changes"] for p in state["plan"]["repositories"]):
-        outcome, reason = "cancelled", "nothing to release: no repository has changes"
+        error = state.get("error")
+        detail |= {"where": error["step"] if error else "a repository", "what": reason}
+        if state.get("finalized"):
+            detail["done"] = {k: v for k, v in state["finalized"].items() if k != "operations"}
     else:
         outcome, reason = "cancelled", state.get("outcome_reason") or "cancelled"
     return {
         "current_step": "close_run",
         "outcome": outcome,
         "outcome_reason": reason,
-        "workflow_complete": True,
+        "outcome_detail": detail | {"reason": reason},
         "steps_completed": ["close_run"],
         "messages": [say("close_run", f"Run ended {outcome}: {reason}")],
     }

@@ -1,4 +1,9 @@
-"""publish_release_notes: notes grouped by issue type, each ticket linked to its PR and merge."""
+"""publish_release_notes: notes in the policy's sections, each ticket linked to its PR and merge.
+
+The page depends only on the release (its tickets, merges, pull requests and what was left out
+and why), never on the run or on who decided: every run of one release writes the same page,
+and the wiki keeps one version of it.
+"""
 
 from __future__ import annotations
 
@@ -10,16 +15,10 @@ from langgraph.runtime import Runtime
 from enigma.context import Context
 from enigma.integrations.errors import IntegrationError
 from enigma.nodes.common import deps, error_record, io, say
+from enigma.policy import NotesSettings
 from enigma.state import WorkflowState
 
-__all__ = ["notes_title", "publish_release_notes", "render_notes", "shipped_tickets"]
-
-_TYPE_ORDER = {"Story": 0, "Bug": 1, "Task": 2}
-
-
-def notes_title(project: str, version: str) -> str:
-    """The notes page title; one page per version, updated by later runs."""
-    return f"{project} {version} release notes"
+__all__ = ["publish_release_notes", "render_notes", "shipped_tickets"]
 
 
 def shipped_tickets(state: WorkflowState) -> dict[str, list[dict[str, Any]]]:
@@ -44,40 +43,47 @@ def shipped_tickets(state: WorkflowState) -> dict[str, list[dict[str, Any]]]:
     return shipped
 
 
-def render_notes(state: WorkflowState) -> str:
-    """Confluence storage-format (XHTML) body of the notes."""
+def render_notes(state: WorkflowState, notes: NotesSettings) -> str:
+    """Confluence storage-format (XHTML) body of the notes, in the policy's sections."""
     shipped = shipped_tickets(state)
     tickets = [t for t in state.get("jira_tickets", []) if t["key"] in shipped]
+    placed = sorted(((notes.section_of(t["type"] or "Other"), t) for t in tickets), key=_order)
     groups: dict[str, list[str]] = {}
-    for ticket in sorted(tickets, key=lambda t: (_TYPE_ORDER.get(t["type"], 9), t["key"])):
+    for (_, heading), ticket in placed:
         links = ", ".join(
             f'<a href="{escape(m["pr"] or "")}">{escape(m["repo"])}#{m["pr_number"]}</a>'
             f" (merge <code>{escape((m['sha'] or '')[:10])}</code>)"
             for m in shipped[ticket["key"]]
         )
-        groups.setdefault(ticket["type"], []).append(
+        summary = escape(ticket["summary"].strip()) or "<em>(no summary)</em>"
+        groups.setdefault(heading, []).append(
             f'<li><a href="{escape(ticket["url"])}">{escape(ticket["key"])}</a> '
-            f"{escape(ticket['summary'])} — {links}</li>"
+            f"{summary} — {links}</li>"
         )
-    # nothing run-specific in the body: the same release published twice is the same page
     parts = [f"<p>Release {escape(state['fix_version'])} ({escape(state['release_type'])}).</p>"]
-    for kind, items in groups.items():
-        parts.append(f"<h2>{escape(kind)}s</h2><ul>{''.join(items)}</ul>")
+    for heading, items in groups.items():
+        parts.append(f"<h2>{escape(heading)}</h2><ul>{''.join(items)}</ul>")
     if state.get("skipped"):
         left_out = "".join(
             f"<li>{escape(s['repo'])}{(' ' + escape(s['branch'])) if s['branch'] else ''}: "
             f"{escape(s['reason'])}</li>"
-            for s in state["skipped"]
+            for s in sorted(state["skipped"], key=lambda s: (s["repo"], s["branch"] or ""))
         )
         parts.append(f"<h2>Left out</h2><ul>{left_out}</ul>")
     return "".join(parts)
 
 
+def _order(item: tuple[tuple[int, str], Any]) -> tuple[int, str]:
+    (position, _), ticket = item
+    project, _, number = str(ticket["key"]).partition("-")
+    return position, f"{project}-{int(number) if number.isdigit() else 0:09d}"
+
+
 async def publish_release_notes(state: WorkflowState, runtime: Runtime[Context]) -> dict[str, Any]:
     """Create or update the version's notes page (no update when nothing changed)."""
     context, clients = deps(runtime)
-    title = notes_title(context.project, state["fix_version"])
-    body = render_notes(state)
+    title = context.rules.notes.title_for(context.project, state["fix_version"])
+    body = render_notes(state, context.rules.notes)
     try:
         page = await io(
             context,
@@ -96,6 +102,7 @@ async def publish_release_notes(state: WorkflowState, runtime: Runtime[Context])
                 None,
                 state.get("retry_count", 0),
                 ["retry", "skip", "abort"],
+                operation=f"publish the notes page {title!r}",
             ),
             "error_step": "publish_release_notes",
             "steps_failed": ["publish_release_notes"],
@@ -104,7 +111,6 @@ async def publish_release_notes(state: WorkflowState, runtime: Runtime[Context])
     return {
         "current_step": "publish_release_notes",
         "release_notes": notes,
-        "approval_required": "release_approval",
         "error": None,
         "retry_count": 0,
         "steps_completed": ["publish_release_notes"],

@@ -1,39 +1,38 @@
-"""plan_release: the dry run the release manager approves.
+"""plan_release: the dry run the release manager approves, under the release policy.
 
-Per repository: the release branch and where it starts, the ticket branches to merge in order
-with each merge predicted by git on a local mirror (`git merge-tree`, no side effect on the
-code host), the branches that name no ticket, and the tickets that have no branch anywhere.
+Per repository, by the policy's rules for it: the release branch and where it starts (for a
+hotfix, the latest tag of the line it fixes), the ticket branches to merge in order with each
+merge predicted by git on a local mirror (`git merge-tree`, no side effect on the code host),
+the branches that name no ticket, and what of this release already exists (tag, release,
+merged pull request) — so an already released version says so, and re-running it adds
+nothing. Across repositories: tickets without a branch, tickets left out and flagged, the
+waves the repositories release in (`after`), and the policy's hash.
 """
 
 from __future__ import annotations
 
 import asyncio
-import re
 from typing import Any
 
 from langgraph.runtime import Runtime
 
 from enigma.context import Clients, Context
 from enigma.integrations.base import Ticket
-from enigma.integrations.errors import IntegrationError
+from enigma.integrations.errors import IntegrationError, InvalidInput
 from enigma.nodes.common import deps, error_record, io, say
+from enigma.policy import (
+    MissingBaseBranch,
+    RepoRules,
+    is_ticket_branch,
+    release_base,
+    release_branch_name,
+    target_branch,
+    ticket_of_branch,
+    waves,
+)
 from enigma.state import BranchPlan, Plan, RepoPlan, WorkflowState, plan_hash
 
-__all__ = ["WORK_BRANCH_PREFIXES", "plan_release", "release_branch_name", "ticket_of_branch"]
-
-WORK_BRANCH_PREFIXES = ("feature/", "bugfix/", "fix/", "task/", "story/", "chore/")
-_KEY = re.compile(r"(?:^|/)([A-Z][A-Z0-9]{1,9}-\d{1,7})(?=$|[-_/])")
-
-
-def ticket_of_branch(branch: str) -> str | None:
-    """The ticket key a branch is named after (`feature/ENG-101-refunds` → ENG-101)."""
-    match = _KEY.search(branch)
-    return match.group(1) if match else None
-
-
-def release_branch_name(release_type: str, version: str) -> str:
-    """`release/2.4.0` for major / minor / release, `hotfix/2.3.1` for patch / hotfix."""
-    return f"hotfix/{version}" if release_type in ("patch", "hotfix") else f"release/{version}"
+__all__ = ["plan_release"]
 
 
 async def plan_release(state: WorkflowState, runtime: Runtime[Context]) -> dict[str, Any]:
@@ -50,7 +49,15 @@ async def plan_release(state: WorkflowState, runtime: Runtime[Context]) -> dict[
         repo_plans = list(
             await asyncio.gather(
                 *(
-                    io(context, _plan_repository, clients, state, repo, tickets, excluded)
+                    io(
+                        context,
+                        _plan_repository,
+                        clients,
+                        context.rules.for_repository(repo),
+                        state,
+                        tickets,
+                        excluded,
+                    )
                     for repo in repos
                 )
             )
@@ -65,17 +72,23 @@ async def plan_release(state: WorkflowState, runtime: Runtime[Context]) -> dict[
             "error_step": "plan_release",
             "steps_failed": ["plan_release"],
         }
-    plan = _assemble(state, repo_plans, tickets, excluded)
-    return {
+    plan = _assemble(state, context, repo_plans, tickets, excluded)
+    update: dict[str, Any] = {
         "current_step": "plan_release",
         "plan": plan,
-        "feature_branches": {p["repo"]: [b["branch"] for b in p["branches"]] for p in repo_plans},
         "error": None,
         "retry_count": 0,
-        "approval_required": None if state.get("dry_run") else "plan_approval",
         "steps_completed": ["plan_release"],
         "messages": [say("plan_release", _summary(plan))],
     }
+    if not state.get("dry_run") and not plan["waves"]:
+        reason = f"nothing to release in {plan['fix_version']}: no repository has a change"
+        update |= {
+            "outcome": "refused",
+            "outcome_reason": reason,
+            "outcome_detail": {"reason": reason},
+        }
+    return update
 
 
 def _excluded(state: WorkflowState) -> dict[str, list[str]]:
@@ -85,32 +98,44 @@ def _excluded(state: WorkflowState) -> dict[str, list[str]]:
 
 def _plan_repository(
     clients: Clients,
+    rules: RepoRules,
     state: WorkflowState,
-    repo: str,
     tickets: list[Ticket],
     excluded: dict[str, list[str]],
 ) -> RepoPlan:
+    repo = rules.name
     info = clients.code_host.repository(repo)
     mirror = clients.planner.sync(info, clients.code_host.git_auth_header())
     heads = clients.planner.branches(mirror)
-    version = state["fix_version"]
-    release_type = state["release_type"]
-    if release_type in ("patch", "hotfix"):
-        base_ref = clients.planner.last_release_tag(mirror) or info["default_branch"]
-    else:
-        base_ref = "develop" if "develop" in heads else info["default_branch"]
+    tags = clients.planner.tags(mirror)
+    version, release_type = state["fix_version"], state["release_type"]
+    try:
+        base_ref = release_base(
+            rules,
+            release_type,
+            version,
+            branches=heads,
+            tags=tags,
+            default_branch=info["default_branch"],
+        )
+    except MissingBaseBranch as exc:
+        raise InvalidInput("policy", str(exc)) from None
     base_sha = clients.planner.resolve(mirror, base_ref)
+    target = target_branch(rules, info["default_branch"])
+    release_branch = release_branch_name(rules, release_type, version)
     keys = {t["key"] for t in tickets}
-    work = sorted(b for b in heads if b.startswith(WORK_BRANCH_PREFIXES))
+    work = sorted(b for b in heads if is_ticket_branch(rules, b) and b != release_branch)
     chosen = [
-        b for b in work if ticket_of_branch(b) in keys and f"{repo}:{b}" not in excluded["branches"]
+        b
+        for b in work
+        if ticket_of_branch(rules, b) in keys and f"{repo}:{b}" not in excluded["branches"]
     ]
-    chosen.sort(key=lambda b: (ticket_of_branch(b) or "", b))
+    chosen.sort(key=lambda b: (ticket_of_branch(rules, b) or "", b))
     predictions = clients.planner.predict_merges(mirror, base_sha, chosen)
     branches = [
         BranchPlan(
             branch=p["branch"],
-            ticket=ticket_of_branch(p["branch"]),
+            ticket=ticket_of_branch(rules, p["branch"]),
             sha=p["sha"],
             predicted=p["outcome"],
             files=p["files"],
@@ -118,27 +143,67 @@ def _plan_repository(
         )
         for p in predictions
     ]
-    target_sha = clients.planner.resolve(mirror, info["default_branch"])
+    target_sha = clients.planner.resolve(mirror, target)
+    to_merge = any(b["predicted"] != "already" for b in branches)
     return RepoPlan(
         repo=repo,
-        release_branch=release_branch_name(release_type, version),
+        release_branch=release_branch,
         base_ref=base_ref,
         base_sha=base_sha,
-        target_branch=info["default_branch"],
+        target_branch=target,
         branches=branches,
-        branches_without_ticket=[b for b in work if ticket_of_branch(b) is None],
-        # nothing to merge and the base is the target: a pull request would be empty
-        has_changes=bool(branches) or base_sha != target_sha,
+        branches_without_ticket=[b for b in work if ticket_of_branch(rules, b) is None],
+        # nothing to merge and the target has the base already: a pull request would be empty
+        has_changes=to_merge or not clients.planner.contains(mirror, base_sha, target_sha),
+        merge_method=rules.merge_method,
+        checks=rules.checks.model_dump(mode="json"),
+        after=list(rules.after),
+        existing=_existing(clients, repo, f"v{version}", tags, release_branch, target, heads),
     )
+
+
+def _existing(
+    clients: Clients,
+    repo: str,
+    tag: str,
+    tags: list[str],
+    release_branch: str,
+    target: str,
+    heads: dict[str, str],
+) -> dict[str, Any]:
+    """What of this release the code host has already: tag, release, merged pull request."""
+    found: dict[str, Any] = {}
+    if tag in tags:
+        found["tag"] = tag
+        release = clients.code_host.find_release(repo, tag)
+        if release is not None:
+            found["release"] = release
+    if release_branch in heads:
+        found["release_branch"] = release_branch
+        pr = clients.code_host.find_pull_request(repo, release_branch, target)
+        if pr is not None:
+            found["pull_request"] = {
+                "number": pr["number"],
+                "url": pr["html_url"],
+                "merged": pr["merged"],
+            }
+    return found
 
 
 def _assemble(
     state: WorkflowState,
+    context: Context,
     repo_plans: list[RepoPlan],
     tickets: list[Ticket],
     excluded: dict[str, list[str]],
 ) -> Plan:
     with_branch = {b["ticket"] for p in repo_plans for b in p["branches"]}
+    changing = [p["repo"] for p in repo_plans if p["has_changes"]]
+    released = [
+        p["repo"]
+        for p in repo_plans
+        if p["existing"].get("tag") or (p["existing"].get("pull_request") or {}).get("merged")
+    ]
     plan = Plan(
         fix_version=state["fix_version"],
         release_type=state["release_type"],
@@ -161,23 +226,49 @@ def _assemble(
             if b["predicted"] == "conflict"
         ],
         excluded=excluded,
+        excluded_tickets=list(state.get("excluded_tickets") or []),
+        flags=_flags(tickets),
+        waves=waves(context.rules, changing),
+        already_released=released,
+        policy_hash=context.policy_hash(),
         hash="",
     )
     plan["hash"] = plan_hash(dict(plan))
     return plan
 
 
+def _flags(tickets: list[Ticket]) -> list[str]:
+    """What a person should look at before approving: tickets the notes cannot describe."""
+    flags = []
+    for t in tickets:
+        if not t["summary"].strip():
+            flags.append(f"{t['key']} has no summary")
+        if not t["type"].strip():
+            flags.append(f"{t['key']} has no issue type")
+    return flags
+
+
 def _summary(plan: Plan) -> str:
     merges = sum(len(p["branches"]) for p in plan["repositories"])
+    conflicts = len(plan["predicted_conflicts"])
     parts = [
-        f"Plan {plan['hash']}: {merges} branches to merge into "
+        f"Plan {plan['hash']} (policy {plan['policy_hash']}): {merges} "
+        f"{'branch' if merges == 1 else 'branches'} to merge into "
         f"{len(plan['repositories'])} release branches",
-        f"{len(plan['predicted_conflicts'])} predicted conflicts",
+        f"{conflicts} predicted {'conflict' if conflicts == 1 else 'conflicts'}",
     ]
+    if len(plan["waves"]) > 1:
+        parts.append("in waves: " + " → ".join(", ".join(w) for w in plan["waves"]))
+    if plan["already_released"]:
+        parts.append("already released in: " + ", ".join(plan["already_released"]))
     if plan["tickets_without_branch"]:
         parts.append("tickets without branch: " + ", ".join(plan["tickets_without_branch"]))
     if plan["repositories_without_changes"]:
         parts.append("nothing to release in: " + ", ".join(plan["repositories_without_changes"]))
     if plan["branches_without_ticket"]:
         parts.append("branches without ticket: " + ", ".join(plan["branches_without_ticket"]))
+    if plan["excluded_tickets"]:
+        parts.append("left out: " + ", ".join(t["key"] for t in plan["excluded_tickets"]))
+    if plan["flags"]:
+        parts.append("flagged: " + "; ".join(plan["flags"]))
     return "; ".join(parts)

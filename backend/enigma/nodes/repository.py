@@ -12,8 +12,10 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from enigma.context import Context
+from enigma.integrations.base import CheckRun
 from enigma.integrations.errors import IntegrationError, MergeConflict
 from enigma.nodes.common import (
+    approval_request,
     ask_human,
     deps,
     error_record,
@@ -34,7 +36,6 @@ __all__ = [
 ]
 
 _FINAL = ("merged", "already", "skipped")
-_GREEN = ("success", "neutral", "skipped")
 _CHOICES = ["retry", "skip", "abort"]
 
 
@@ -91,9 +92,10 @@ async def merge_feature_branches(state: RepoState, runtime: Runtime[Context]) ->
         name = branch["branch"]
         if name in done and done[name]["outcome"] in _FINAL:
             continue
+        # keyed by the release, not the run: every run of this release writes the same
         message = (
             f"Merge {name} into {plan['release_branch']}"
-            f" ({branch['ticket'] or 'no ticket'}) [enigma {state['workflow_id']}]"
+            f" ({branch['ticket'] or 'no ticket'}) [enigma release {state['fix_version']}]"
         )
         try:
             result = await io(
@@ -137,12 +139,13 @@ async def merge_feature_branches(state: RepoState, runtime: Runtime[Context]) ->
 
 async def decide_conflict(state: RepoState, runtime: Runtime[Context]) -> dict[str, Any]:
     """A conflict is an outcome: skip that branch, or abort the release (policy or human)."""
-    context, _ = deps(runtime)
+    context, clients = deps(runtime)
     conflict = state["pending_conflict"]
     assert conflict is not None
-    repo = state["repo"]
+    repo, plan = state["repo"], state["repo_plan"]
     rule = state.get("policy", {}).get("on_conflict", "ask")
     if rule == "ask":
+        planned = next((b for b in plan["branches"] if b["branch"] == conflict["branch"]), None)
         decision = ask_human(
             "conflict",
             {
@@ -150,15 +153,22 @@ async def decide_conflict(state: RepoState, runtime: Runtime[Context]) -> dict[s
                 "branch": conflict["branch"],
                 "ticket": conflict["ticket"],
                 "files": conflict["files"],
+                "release_branch": plan["release_branch"],
+                "conflicts_with": planned["conflicts_with"] if planned else [],
+                "compare_url": clients.code_host.compare_url(
+                    repo, plan["release_branch"], conflict["branch"]
+                ),
+                "abort_means": "the release ends failed once the other repositories' legs end",
+                "approval": approval_request(context, "conflict", state["release_type"]),
             },
             ["skip", "abort"],
         )
     else:
         decision = policy_decision(rule, f"policy on_conflict={rule}")
-    record = record_decision(context, "conflict", decision)
+    records = record_decision(context, "conflict", decision)
     update: dict[str, Any] = {
-        "approvals": [record],
-        "messages": [human_message(record)],
+        "approvals": records,
+        "messages": [human_message(records)],
         "pending_conflict": None,
         "conflict_decision": decision["action"],
     }
@@ -172,8 +182,8 @@ async def decide_conflict(state: RepoState, runtime: Runtime[Context]) -> dict[s
         SkipRecord(
             repo=repo,
             branch=conflict["branch"],
-            reason=f"merge conflict in {', '.join(conflict['files']) or 'files'}; "
-            f"skipped by {record['actor']}",
+            reason=f"merge conflict in {', '.join(conflict['files']) or 'files'}",
+            by=records[-1]["actor"],
         )
     ]
     return update
@@ -222,35 +232,76 @@ class ChecksTimedOut(Exception):
 
 
 async def wait_for_checks(state: RepoState, runtime: Runtime[Context]) -> dict[str, Any]:
-    """Wait for the pull request's checks; a failure or a timeout is an error decision."""
+    """Wait for the pull request's CI, as the policy counts it; red or late is a decision.
+
+    The policy says which sources count (check runs, commit statuses), which names must pass
+    (none named: every one reported), and what a pull request with no CI at all means: wait
+    (until the timeout), or pass / fail once none has shown up for `none_grace`. Waiting is
+    an async sleep between short calls: it holds no thread, and a pause or cancel ends it.
+    """
     context, clients = deps(runtime)
-    repo = state["repo"]
+    repo, rules = state["repo"], state["repo_plan"]["checks"]
     number = state["pull_requests"][repo]["number"]
-    deadline = context.clock.now().timestamp() + context.check_timeout_seconds
+    started = context.clock.now().timestamp()
+    timeout = context.check_timeout_seconds or float(rules["timeout"])
     try:
         while True:
             head = (await io(context, clients.code_host.pull_request, repo, number))["head_sha"]
-            runs = await io(context, clients.code_host.check_runs, repo, head)
-            if runs and all(r["status"] == "completed" for r in runs):
+            found = await io(context, clients.code_host.checks, repo, head, tuple(rules["sources"]))
+            verdict = _verdict(found, rules, context.clock.now().timestamp() - started)
+            if verdict is not None:
                 break
-            if context.clock.now().timestamp() > deadline:
+            if context.clock.now().timestamp() - started > timeout:
                 raise ChecksTimedOut(
-                    f"checks on {repo}#{number} not finished after "
-                    f"{context.check_timeout_seconds:.0f}s"
+                    f"checks on {repo}#{number} not finished after {timeout:.0f}s"
+                    + _missing(found, rules)
                 )
             await context.clock.sleep(context.check_poll_seconds)
     except (IntegrationError, ChecksTimedOut) as exc:
         return _failed(state, "wait_for_checks", exc)
-    failed = [r for r in runs if r["conclusion"] not in _GREEN]
-    if failed:
-        names = ", ".join(f"{r['name']}={r['conclusion']}" for r in failed)
+    counted, note = verdict
+    green = tuple(rules["green"])
+    failed = [r for r in counted if r["conclusion"] not in green]
+    if failed or note == "fail":
+        names = ", ".join(f"{r['name']}={r['conclusion']}" for r in failed) or note_text(rules)
         failure = ChecksFailed(f"checks failed on {repo}#{number} ({head[:8]}): {names}")
-        return _failed(state, "wait_for_checks", failure, {"checks": {repo: runs}})
+        return _failed(state, "wait_for_checks", failure, {"checks": {repo: found}})
+    text = f"{repo}: {len(counted)} checks passed on {head[:8]}"
+    if note == "pass":
+        text = f"{repo}: no CI reported on {head[:8]}; the policy lets it pass"
     return {
-        "checks": {repo: runs},
+        "checks": {repo: found},
         "repo_outcomes": {repo: "ready"},
         "error": None,
         "retry_count": 0,
         "steps_completed": [f"wait_for_checks:{repo}"],
-        "messages": [say("wait_for_checks", f"{repo}: {len(runs)} checks passed on {head[:8]}")],
+        "messages": [say("wait_for_checks", text)],
     }
+
+
+def note_text(rules: dict[str, Any]) -> str:
+    """Why a pull request without CI failed its checks."""
+    return f"no CI reported within {float(rules.get('none_grace') or 0):.0f}s"
+
+
+def _verdict(
+    found: list[CheckRun], rules: dict[str, Any], waited: float
+) -> tuple[list[CheckRun], str] | None:
+    """(the checks that count, "pass"/"fail"/"") once decided; None while still waiting."""
+    if not found:
+        if rules["when_none"] != "wait" and waited >= float(rules.get("none_grace") or 0):
+            return [], str(rules["when_none"])
+        return None
+    required = list(rules.get("required") or [])
+    counted = [r for r in found if r["name"] in required] if required else found
+    if required and {r["name"] for r in counted} != set(required):
+        return None  # a required check has not reported yet
+    if all(r["status"] == "completed" for r in counted):
+        return counted, ""
+    return None
+
+
+def _missing(found: list[CheckRun], rules: dict[str, Any]) -> str:
+    required = set(rules.get("required") or [])
+    missing = sorted(required - {r["name"] for r in found})
+    return f"; never reported: {', '.join(missing)}" if missing else ""

@@ -1,4 +1,10 @@
-"""fetch_tickets: the fix version's tickets from the tracker."""
+"""fetch_tickets: the fix version and its tickets from the tracker, checked before anything acts.
+
+A release of a version the tracker does not have, or has archived, or that has no tickets,
+is refused here, before any side effect, with the reason. Tickets the search returns without
+the version among their fix versions (a tracker that ignores the clause) are left out and
+reported rather than trusted.
+"""
 
 from __future__ import annotations
 
@@ -12,21 +18,41 @@ from enigma.integrations.errors import IntegrationError
 from enigma.nodes.common import deps, error_record, io, say
 from enigma.state import WorkflowState
 
-__all__ = ["fetch_tickets"]
+__all__ = ["fetch_tickets", "refusal"]
+
+
+def refusal(step: str, reason: str, **detail: Any) -> dict[str, Any]:
+    """The update that ends a run before it acts: outcome `refused`, and why."""
+    return {
+        "current_step": step,
+        "outcome": "refused",
+        "outcome_reason": reason,
+        "outcome_detail": {"reason": reason, **detail},
+        "error": None,
+        "messages": [say(step, f"Refused: {reason}")],
+    }
 
 
 async def fetch_tickets(state: WorkflowState, runtime: Runtime[Context]) -> dict[str, Any]:
-    """Read every ticket of the fix version (and sprint); reads only, so safe to re-run."""
+    """Check the version and read its tickets (and sprint's); reads only, safe to re-run."""
     context, clients = deps(runtime)
-    version = state["fix_version"]
+    name = context.rules.tracker.version_name_for(state["fix_version"])
     workflow_id = state.get("workflow_id") or _thread_id(runtime)
+    project = context.project
     try:
-        tickets = await io(
-            context,
-            clients.tracker.search_tickets,
-            context.project,
-            version,
-            state.get("sprint_name"),
+        version = await io(context, clients.tracker.version, project, name)
+        if version is None:
+            return {
+                "workflow_id": workflow_id,
+                **refusal("fetch_tickets", f"fix version {name} does not exist in {project}"),
+            }
+        if version["archived"]:
+            return {
+                "workflow_id": workflow_id,
+                **refusal("fetch_tickets", f"fix version {name} is archived in {project}"),
+            }
+        found = await io(
+            context, clients.tracker.search_tickets, project, name, state.get("sprint_name")
         )
     except IntegrationError as exc:
         return {
@@ -38,14 +64,32 @@ async def fetch_tickets(state: WorkflowState, runtime: Runtime[Context]) -> dict
             "error_step": "fetch_tickets",
             "steps_failed": ["fetch_tickets"],
         }
-    tickets.sort(key=lambda t: _key_order(t["key"]))
-    text = f"Found {len(tickets)} tickets in {context.project} {version}"
-    if state.get("sprint_name"):
-        text += f" (sprint {state['sprint_name']})"
+    tickets = sorted(
+        (t for t in found if name in t["fix_versions"]), key=lambda t: _key_order(t["key"])
+    )
+    stray = [
+        {
+            "key": t["key"],
+            "reason": f"its fix versions ({', '.join(t['fix_versions'])}) lack {name}",
+        }
+        for t in found
+        if name not in t["fix_versions"]
+    ]
+    sprint = f" in sprint {state['sprint_name']}" if state.get("sprint_name") else ""
+    if not tickets:
+        return {
+            "workflow_id": workflow_id,
+            "excluded_tickets": stray,
+            **refusal("fetch_tickets", f"fix version {name} has no tickets{sprint} in {project}"),
+        }
+    text = f"Found {len(tickets)} tickets in {project} {name}{sprint}"
+    if version["released"]:
+        text += f" (the version is already released in {project}: reconciling)"
     return {
         "workflow_id": workflow_id,
         "current_step": "fetch_tickets",
         "jira_tickets": tickets,
+        "excluded_tickets": stray,
         "error": None,
         "retry_count": 0,
         "steps_completed": ["fetch_tickets"],

@@ -77,7 +77,7 @@ class RepoSettings(Tidy):
     base_branch: BranchName = "develop"
     base_branch_fallback: Literal["default", "fail"] = "default"
     target_branch: BranchName | None = None
-    hotfix_base: Literal["latest-tag", "latest-tag-of-line"] = "latest-tag"
+    hotfix_base: Literal["latest-tag", "latest-tag-of-line"] = "latest-tag-of-line"
     release_branch: ReleaseBranches = Field(default_factory=ReleaseBranches)
     merge_method: Literal["merge", "squash", "rebase"] = "merge"
     checks: ChecksSettings = Field(default_factory=ChecksSettings)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from enigma.runs.decisions import DecisionError
 from enigma.runs.execution import thread_config
 from enigma.runs.models import ACTIVE, RunRecord, RunRequest
+from enigma.runs.store import VersionBusy
 
 if TYPE_CHECKING:
     from enigma.runs.manager import RunManager
@@ -44,6 +45,7 @@ async def start(
                 f"configured: {', '.join(m.repositories)}",
             )
     now = time.time()
+    policy_hash = await m.keep_policy()
     run = RunRecord(
         id=f"run-{uuid.uuid4().hex[:12]}",
         status="queued",
@@ -56,9 +58,13 @@ async def start(
         created_at=now,
         updated_at=now,
         request=request.model_dump(),
+        policy_hash=policy_hash,
     )
     key = None if idempotency_key is None else f"{actor}\n{idempotency_key}"
-    run, created = await m.store.create(run, key)
+    try:
+        run, created = await m.store.create(run, key)
+    except VersionBusy as busy:
+        raise DecisionError(409, _busy(busy)) from None
     if not created:
         if run.request != request.model_dump():
             raise DecisionError(
@@ -99,7 +105,10 @@ async def resume(m: RunManager, run_id: str, actor: str) -> RunRecord:
             f"run {run_id} ended ({run.outcome}: {run.error}); "
             "re-run it from a checkpoint of its history instead",
         )
-    queued = await m.set_status(run_id, "queued", actor=actor, reason="resumed", error=None)
+    try:
+        queued = await m.set_status(run_id, "queued", actor=actor, reason="resumed", error=None)
+    except VersionBusy as busy:
+        raise DecisionError(409, _busy(busy)) from None
     await m.scheduler.schedule(run_id)
     return queued
 
@@ -180,16 +189,26 @@ async def rerun(
         },
         actor=actor,
     )
-    queued = await m.set_status(
-        run_id,
-        "queued",
-        actor=actor,
-        reason=f"re-run: {reason}",
-        pending=[],
-        error=None,
-        finished_at=None,
-        outcome=None,
-        detail={},
-    )
+    try:
+        queued = await m.set_status(
+            run_id,
+            "queued",
+            actor=actor,
+            reason=f"re-run: {reason}",
+            pending=[],
+            error=None,
+            finished_at=None,
+            outcome=None,
+            detail={},
+        )
+    except VersionBusy as busy:
+        raise DecisionError(409, _busy(busy)) from None
     await m.scheduler.schedule(run_id)
     return queued
+
+
+def _busy(busy: VersionBusy) -> str:
+    return (
+        f"run {busy.run_id} is already releasing {busy.fix_version} ({busy.status}); "
+        f"follow it (GET /api/runs/{busy.run_id}), or cancel it before starting another"
+    )

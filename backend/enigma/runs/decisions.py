@@ -20,6 +20,7 @@ __all__ = [
     "ACTION_KINDS",
     "DecisionError",
     "UnknownRun",
+    "approvals_so_far",
     "decide",
     "pending_from",
     "recorded_answers",
@@ -62,8 +63,16 @@ async def decide(
     comment: str = "",
     exclude: dict[str, list[str]] | None = None,
     interrupt_id: str | None = None,
+    roles: frozenset[str] | None = None,
 ) -> RunRecord:
-    """Answer a pending decision (approve, reject, amend, retry, skip, abort)."""
+    """Answer a pending decision (approve, reject, amend, retry, skip, abort).
+
+    The pending decision says, from the run's policy, which roles may answer it, whether the
+    starter may approve (four-eyes), and how many distinct people must approve: each approval
+    short of that number is recorded (and shown on the pending decision) and the run waits on;
+    the last one resumes the run with every approver named. Any allowed person's rejection
+    resumes it at once.
+    """
     run = await manager.get(run_id)
     if not run.pending or run.status not in ("waiting_for_approval", "queued", "running"):
         raise DecisionError(
@@ -78,12 +87,39 @@ async def decide(
         raise DecisionError(
             409, f"the pending {pending.kind} decision accepts {pending.choices}, not {value}"
         )
+    rule = pending.payload.get("approval") or {}
+    allowed = [str(r) for r in rule.get("roles") or []]
+    # amending sends the plan back for planning: not an answer the policy's roles govern
+    if roles is not None and allowed and action != "amend" and roles.isdisjoint(allowed):
+        raise DecisionError(
+            403,
+            f"{actor} ({', '.join(sorted(roles)) or 'no role'}) may not answer the "
+            f"{pending.kind}; the release policy lets {', '.join(allowed)} answer it",
+        )
     approving = pending.kind.endswith("approval") and action == "approve"
-    if manager.limits.four_eyes and approving and actor == run.actor:
+    four_eyes = bool(rule.get("four_eyes", manager.limits.four_eyes))
+    if four_eyes and approving and actor == run.actor:
         raise DecisionError(
             403, f"four-eyes rule: {actor} started run {run_id} and may not approve it"
         )
-    answer = {"action": value, "actor": actor, "comment": comment, "exclude": exclude or {}}
+    answer: dict[str, Any] = {
+        "action": value,
+        "actor": actor,
+        "comment": comment,
+        "exclude": exclude or {},
+    }
+    needed = int(rule.get("approvers") or 1)
+    if approving and needed > 1:
+        before = (await approvals_so_far(manager, run_id)).get(pending.interrupt_id, [])
+        if actor in before:
+            raise DecisionError(
+                409,
+                f"{actor} already approved this {pending.kind}; it takes {needed} different "
+                f"approvers ({', '.join(before)} so far)",
+            )
+        answer["approvers"] = [*before, actor]
+        if len(answer["approvers"]) < needed:
+            return await _one_more_approval(manager, run, pending, answer, needed)
     await manager.hub.emit(
         run_id,
         "decision.made",
@@ -93,6 +129,7 @@ async def decide(
             "comment": comment,
             "interrupt_id": pending.interrupt_id,
             "exclude": exclude or {},
+            "approvers": answer.get("approvers") or [actor],
         },
         actor=actor,
     )
@@ -110,6 +147,39 @@ async def decide(
     # executing (or about to): the execution resumes this answer when it next settles
     await manager.store.update(run_id, pending=rest)
     return await manager.get(run_id)
+
+
+async def _one_more_approval(
+    manager: RunManager,
+    run: RunRecord,
+    pending: PendingDecision,
+    answer: dict[str, Any],
+    needed: int,
+) -> RunRecord:
+    """Record an approval short of the number the policy asks for; the run waits on."""
+    approvers = list(answer["approvers"])
+    await manager.hub.emit(
+        run.id,
+        "decision.made",
+        {
+            "kind": pending.kind,
+            "action": answer["action"],
+            "comment": answer["comment"],
+            "interrupt_id": pending.interrupt_id,
+            "partial": True,
+            "approvers": approvers,
+            "required": needed,
+        },
+        actor=answer["actor"],
+    )
+    updated = [
+        p.model_copy(update={"payload": {**p.payload, "approved_by": approvers}})
+        if p.interrupt_id == pending.interrupt_id
+        else p
+        for p in run.pending
+    ]
+    await manager.store.update(run.id, pending=updated)
+    return await manager.get(run.id)
 
 
 def _pick(
@@ -133,14 +203,24 @@ async def recorded_answers(manager: RunManager, run_id: str, pending: set[str]) 
     answers: dict[str, Any] = {}
     for event in await manager.store.events(run_id, limit=1_000_000, types={"decision.made"}):
         interrupt_id = event.data.get("interrupt_id")
-        if event.type == "decision.made" and interrupt_id in pending:
+        if interrupt_id in pending and not event.data.get("partial"):
             answers[str(interrupt_id)] = {
                 "action": event.data.get("action"),
                 "actor": event.actor or "someone",
                 "comment": event.data.get("comment") or "",
                 "exclude": event.data.get("exclude") or {},
+                "approvers": event.data.get("approvers") or [],
             }
     return answers
+
+
+async def approvals_so_far(manager: RunManager, run_id: str) -> dict[str, list[str]]:
+    """Per pending interrupt, who has approved it so far (decisions that take several people)."""
+    found: dict[str, list[str]] = {}
+    for event in await manager.store.events(run_id, limit=1_000_000, types={"decision.made"}):
+        if event.data.get("partial"):
+            found[str(event.data.get("interrupt_id"))] = list(event.data.get("approvers") or [])
+    return found
 
 
 def pending_from(interrupt_id: str, value: Any) -> PendingDecision:

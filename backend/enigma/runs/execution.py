@@ -8,8 +8,12 @@ in flight. `Runner.drive` executes until the run waits for a human, ends, or is 
 
 - pause: `control.request_drain` plus a soft stop of the scope, so a step that only waits
   (for CI, for a backoff) ends at once and the others at their boundary;
-- cancel, step timeout, run deadline, lost lease: a hard stop (no new external call starts)
-  and the task is cancelled; the run's record names the steps that were in flight;
+- cancel, step timeout, run deadline, lost lease: a hard stop: no new external call starts,
+  waits end at once, and a call already on the wire ends the step it belongs to as soon as
+  it returns; the execution writes nothing more for the run. The asyncio task is not
+  cancelled: LangGraph records a cancelled node as failed with `CancelledError`, which a
+  later resume of an interrupted node does not recover from; a node that stops raises
+  `RunStopped` instead, which it re-runs cleanly. The run's record names the steps in flight;
 - an outage of the run store or the checkpointer (database down, disk full) is not the
   run's failure: the execution waits, probing with capped backoff, and continues from the
   last checkpoint once the store answers; the run shows why it waits (`blocked`).
@@ -29,8 +33,11 @@ from langgraph.errors import GraphDrained
 from langgraph.runtime import RunControl
 from langgraph.types import Command
 
+from enigma.context import Context
 from enigma.integrations.scope import RunScope, RunStopped, bind_scope
-from enigma.runs.decisions import pending_from, recorded_answers
+from enigma.policy import STEP_NAMES
+from enigma.policy import Policy as ReleasePolicy
+from enigma.runs.decisions import approvals_so_far, pending_from, recorded_answers
 from enigma.runs.models import RunRecord, RunRequest
 from enigma.runs.steps import StepTracker
 from enigma.runs.store import IllegalTransition, RunHandedOver, StoreUnavailable, sqlite_cause
@@ -98,15 +105,15 @@ class Execution:
     blocked: str | None = None
     task: asyncio.Task[None] | None = None
     holds_slot: bool = False
+    rules: ReleasePolicy = field(default_factory=ReleasePolicy)
+    """The release policy the run runs under (step timeouts, deadline)."""
 
     def stop(self, intent: str, *, hard: bool) -> None:
-        """Stop at the next boundary (soft) or now (hard: no new external call, task cancelled)."""
+        """Stop at the next boundary (soft) or now (hard: no new external call, no new write)."""
         if self.intent is None or hard:
             self.intent = intent
         self.scope.stop(intent, hard=hard)
         self.control.request_drain(intent)
-        if hard and self.task is not None and not self.task.done():
-            self.task.cancel()
 
     def in_flight(self) -> list[str]:
         """The steps running now."""
@@ -117,6 +124,12 @@ class Execution:
         if self.tracker is None:
             return []
         return [(step, started) for step, _, started in self.tracker.running.values()]
+
+    def step_timeout(self, step: str) -> float:
+        """The policy's timeout of a step (steps it does not name: its default)."""
+        if step in STEP_NAMES:
+            return float(self.rules.step_limits(step).timeout)
+        return float(self.rules.steps.default.timeout)
 
 
 class Runner:
@@ -180,13 +193,19 @@ class Runner:
                 await self.m.set_status(ex.run_id, "running", reason="executing")
             except IllegalTransition:
                 return False  # paused or cancelled a moment ago: nothing to execute
+            context = await self.m.context_for(run)
+            ex.rules = context.rules
+            deadline = self.m.limits.run_deadline or float(context.rules.run.deadline)
+            ex.deadline = time.monotonic() + (run.created_at + deadline - time.time())
             config = thread_config(ex.run_id)
             config["recursion_limit"] = 500
             if checkpoint_id:
                 config["configurable"]["checkpoint_id"] = checkpoint_id
             with bind_scope(ex.scope):
                 graph_input = await self._input(run, config, resume, checkpoint_id)
-                await self._stream(ex, graph_input, config)
+                await self._stream(ex, graph_input, config, context)
+            if ex.scope.hard:  # stopped while its last step was finishing: still stopped
+                raise RunStopped(ex.scope.reason or "stopped")
             return await self._settle(ex.run_id)
         except (RunHandedOver, Outage):
             raise
@@ -210,6 +229,9 @@ class Runner:
         return False
 
     async def _stopped_at_boundary(self, ex: Execution) -> None:
+        if ex.scope.hard:  # a hard stop drains too; it is still what it was
+            await self._stopped(ex, RunStopped(ex.scope.reason or "stopped"))
+            return
         intent = ex.intent or "shutdown"
         status = "paused" if intent == "pause" else "queued"
         await self.m.set_status(ex.run_id, status, reason=f"stopped at a step boundary ({intent})")
@@ -257,14 +279,16 @@ class Runner:
         answers.update(resume or {})
         return Command(resume=answers) if answers else None
 
-    async def _stream(self, ex: Execution, graph_input: Any, config: RunnableConfig) -> None:
+    async def _stream(
+        self, ex: Execution, graph_input: Any, config: RunnableConfig, context: Context
+    ) -> None:
         attempts = await self.m.store.step_attempts(ex.run_id)
         tracker = StepTracker(ex.run_id, attempts, self.m.hub.emit, self.m.metrics)
         ex.tracker = tracker
         stream = self.m.graph.astream(
             graph_input,
             config,
-            context=self.m.context,
+            context=context,
             stream_mode="tasks",
             subgraphs=True,
             durability="sync",
@@ -272,6 +296,8 @@ class Runner:
             version="v1",
         )
         async for part in stream:
+            if ex.scope.hard:
+                continue  # stopped: whatever still finishes is not reported as progress
             namespace, chunk = cast(tuple[tuple[str, ...], dict[str, Any]], part)
             step = tracker.current_step
             await tracker.on_chunk(namespace, chunk)
@@ -288,7 +314,13 @@ class Runner:
         if snapshot.interrupts:
             run = await self.m.get(run_id)
             known = {p.interrupt_id for p in run.pending} | await self._requested(run_id)
-            pending = [pending_from(i.id, i.value) for i in snapshot.interrupts]
+            so_far = await approvals_so_far(self.m, run_id)
+            pending = [
+                pending_from(i.id, {**i.value, "approved_by": so_far[i.id]})
+                if i.id in so_far and isinstance(i.value, dict)
+                else pending_from(i.id, i.value)
+                for i in snapshot.interrupts
+            ]
             await self.m.set_status(
                 run_id,
                 "waiting_for_approval",

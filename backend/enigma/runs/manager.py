@@ -26,6 +26,7 @@ from typing import Any
 from langgraph.graph.state import CompiledStateGraph
 
 from enigma.context import Context
+from enigma.policy import Policy as ReleasePolicy
 from enigma.runs import commands, decisions
 from enigma.runs.decisions import ACTION_KINDS, DecisionError, UnknownRun
 from enigma.runs.hub import EventHub, Item
@@ -54,8 +55,10 @@ class Limits:
     """Runs executing at once in this process; the rest wait (holding no thread)."""
     io_threads: int = 0
     """Threads for blocking client calls; 0 = 4 per concurrent run, at least 8 (see README)."""
-    step_timeout: float = 1800.0
-    run_deadline: float = 86_400.0
+    step_timeout: float | None = None
+    """Overrides every step's timeout (ENIGMA_STEP_TIMEOUT_SECONDS); None: the policy's."""
+    run_deadline: float | None = None
+    """Overrides the run deadline (ENIGMA_RUN_DEADLINE_SECONDS); None: the policy's."""
     four_eyes: bool = False
 
     def threads(self) -> int:
@@ -94,6 +97,7 @@ class RunManager:
             else LocalScheduler(self, self.limits.max_concurrent)
         )
         self._watchdog: asyncio.Task[None] | None = None
+        self._policies: dict[str, Context] = {}
         self._retry_log = RetryLogBridge(self.metrics)
         logging.getLogger("enigma.integrations").addHandler(self._retry_log)
 
@@ -167,9 +171,12 @@ class RunManager:
         comment: str = "",
         exclude: dict[str, list[str]] | None = None,
         interrupt_id: str | None = None,
+        roles: frozenset[str] | None = None,
     ) -> RunRecord:
-        """Answer a pending decision."""
-        return await decisions.decide(self, run_id, action, actor, comment, exclude, interrupt_id)
+        """Answer a pending decision (roles: the caller's, checked against the policy's)."""
+        return await decisions.decide(
+            self, run_id, action, actor, comment, exclude, interrupt_id, roles
+        )
 
     async def history(self, run_id: str) -> list[dict[str, Any]]:
         """The run's checkpoints, newest first."""
@@ -210,18 +217,48 @@ class RunManager:
                 log.exception("watchdog check failed")
 
     def enforce_limits(self) -> None:
-        """Stop executions past their step timeout or run deadline (hard: nothing new starts)."""
+        """Stop executions past their step timeout or run deadline (hard: nothing new starts).
+
+        The timeouts are the run's policy's (per step), unless ENIGMA_STEP_TIMEOUT_SECONDS or
+        ENIGMA_RUN_DEADLINE_SECONDS override them for every run.
+        """
         now = time.monotonic()
         for ex in list(self.scheduler.pool.executions.values()):
-            late = [
-                step for step, since in ex.steps_since() if now - since > self.limits.step_timeout
-            ]
-            if late:
-                ex.stop(
-                    f"timeout: step {late[0]} ran over {self.limits.step_timeout:g}s", hard=True
-                )
-            elif now > ex.deadline:
-                ex.stop(f"timeout: run deadline of {self.limits.run_deadline:g}s passed", hard=True)
+            for step, since in ex.steps_since():
+                limit = self.limits.step_timeout or ex.step_timeout(step)
+                if now - since > limit:
+                    ex.stop(f"timeout: step {step} ran over {limit:g}s", hard=True)
+                    break
+            else:
+                if now > ex.deadline:
+                    deadline = self.limits.run_deadline or float(ex.rules.run.deadline)
+                    ex.stop(f"timeout: run deadline of {deadline:g}s passed", hard=True)
+
+    # ---- the release policy each run runs under ----
+
+    async def keep_policy(self) -> str:
+        """Store the process's policy by its hash (once); new runs record that hash."""
+        digest = self.context.policy_hash()
+        if digest not in self._policies:
+            body = self.context.rules.model_dump(
+                mode="json", exclude={"notifications"}, exclude_unset=True
+            )
+            await self.store.save_policy(digest, body)
+            self._policies[digest] = self.context
+        return digest
+
+    async def context_for(self, run: RunRecord) -> Context:
+        """The context a run executes with: its own policy, even if the file changed since."""
+        digest = run.policy_hash or self.context.policy_hash()
+        found = self._policies.get(digest)
+        if found is None:
+            body = await self.store.policy(digest)
+            if body is None:  # a run from before policies were kept: today's policy
+                return self.context
+            rules = ReleasePolicy.model_validate(body)
+            found = Context(**{**self.context.__dict__, "rules": rules, "rules_hash": digest})
+            self._policies[digest] = found
+        return found
 
     async def shutdown(self, timeout: float = 10.0) -> None:
         """Drain running runs at their next step boundary; leave them for the next start.

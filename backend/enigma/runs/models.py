@@ -71,7 +71,9 @@ class PolicyModel(BaseModel):
     on_conflict: Literal["ask", "skip", "abort"] = "ask"
     on_check_failure: Literal["ask", "skip", "abort"] = "ask"
     on_error: Literal["ask", "abort"] = "ask"
-    auto_retries: WholeNumber = Field(2, ge=0, le=10)
+    auto_retries: WholeNumber | None = Field(
+        None, ge=0, le=10, description="Automatic retries of a failed step (default: the policy's)"
+    )
 
 
 class RunRequest(BaseModel):

@@ -21,6 +21,7 @@ __all__ = [
     "CLAIM_LOCK",
     "EVENT_LOCK",
     "MIGRATIONS",
+    "VERSION_LOCK",
     "acquire_migration_lock",
     "migrate",
     "release_migration_lock",
@@ -29,6 +30,8 @@ __all__ = [
 MIGRATION_LOCK = 7_340_001
 EVENT_LOCK = 7_340_002
 CLAIM_LOCK = 7_340_003
+VERSION_LOCK = 7_340_004
+"""With the fix version's hash: one transaction at a time decides whether a run goes live."""
 
 MIGRATIONS: list[str] = [
     """
@@ -78,6 +81,11 @@ MIGRATIONS: list[str] = [
     CREATE INDEX IF NOT EXISTS enigma_runs_version ON enigma_runs (fix_version, created_at);
     CREATE INDEX IF NOT EXISTS enigma_events_type ON enigma_events (run_id, type, id);
     ALTER TABLE enigma_events ADD COLUMN IF NOT EXISTS worker TEXT;
+    CREATE TABLE IF NOT EXISTS enigma_policies (
+        hash TEXT PRIMARY KEY,
+        body JSONB NOT NULL,
+        created_at DOUBLE PRECISION NOT NULL
+    );
     """,
 ]
 

@@ -28,13 +28,15 @@ from psycopg.rows import tuple_row
 from psycopg_pool import AsyncConnectionPool
 
 from enigma.runs.models import TRANSITIONS, EventRecord, RunRecord
-from enigma.runs.pg_schema import EVENT_LOCK, migrate
+from enigma.runs.pg_schema import EVENT_LOCK, VERSION_LOCK, migrate
 from enigma.runs.store import (
+    LIVE,
     RUN_COLUMNS,
     IllegalTransition,
     RunHandedOver,
     RunStore,
     StoreUnavailable,
+    VersionBusy,
     check_fields,
     encode_field,
     run_from_row,
@@ -62,6 +64,22 @@ def session_options(schema: str | None, hold_seconds: float) -> str:
     hold = max(1, int(hold_seconds * 1000))
     options = f"-c idle_in_transaction_session_timeout={hold} -c lock_timeout=5000"
     return f"-c search_path={schema} {options}" if schema else options
+
+
+async def _one_live(conn: psycopg.AsyncConnection[Any], fix_version: str, run_id: str) -> None:
+    """VersionBusy if another run of `fix_version` is live; the version's lock makes it atomic."""
+    await conn.execute(
+        "SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (VERSION_LOCK, fix_version)
+    )
+    row = await (
+        await conn.execute(
+            "SELECT id, status FROM enigma_runs WHERE fix_version=%s AND id<>%s "
+            "AND status = ANY(%s) ORDER BY created_at LIMIT 1",
+            (fix_version, run_id, list(LIVE)),
+        )
+    ).fetchone()
+    if row is not None:
+        raise VersionBusy(fix_version, str(row[0]), str(row[1]))
 
 
 class LeaseLost(RunHandedOver):
@@ -152,16 +170,23 @@ class PgRunStore(RunStore):
 
     async def create(self, run: RunRecord, idempotency_key: str | None) -> tuple[RunRecord, bool]:
         marks = ",".join(["%s"] * (len(run_values(run)) + 1))
-        inserted = await self._one(
-            f"INSERT INTO enigma_runs ({RUN_COLUMNS}, idempotency_key) VALUES ({marks}) "  # noqa: S608
-            "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
-            (*run_values(run), idempotency_key),
-        )
-        if inserted is not None:
-            return run, True
-        row = await self._one(f"{_SELECT} WHERE idempotency_key=%s", (idempotency_key,))
-        assert row is not None
-        return _run(row), False
+        async with self.connection() as conn, conn.transaction():
+            if idempotency_key is not None:
+                # the key's creator waits here too, so a repeat finds the first run
+                await conn.execute(
+                    "SELECT pg_advisory_xact_lock(%s, hashtext(%s))",
+                    (VERSION_LOCK, idempotency_key),
+                )
+                cur = await conn.execute(f"{_SELECT} WHERE idempotency_key=%s", (idempotency_key,))
+                found = await cur.fetchone()
+                if found is not None:
+                    return _run(found), False
+            await _one_live(conn, run.fix_version, run.id)
+            await conn.execute(
+                f"INSERT INTO enigma_runs ({RUN_COLUMNS}, idempotency_key) VALUES ({marks})",  # noqa: S608
+                (*run_values(run), idempotency_key),
+            )
+        return run, True
 
     async def get(self, run_id: str) -> RunRecord | None:
         row = await self._one(f"{_SELECT} WHERE id=%s", (run_id,))
@@ -199,7 +224,8 @@ class PgRunStore(RunStore):
         async with self.connection() as conn, conn.transaction():
             row = await (
                 await conn.execute(
-                    "SELECT status, lease_owner, fence FROM enigma_runs WHERE id=%s FOR UPDATE",
+                    "SELECT status, lease_owner, fence, fix_version FROM enigma_runs "
+                    "WHERE id=%s FOR UPDATE",
                     (run_id,),
                 )
             ).fetchone()
@@ -209,6 +235,8 @@ class PgRunStore(RunStore):
             current = str(row[0])
             if current != status and status not in TRANSITIONS[current]:
                 raise IllegalTransition(run_id, current, status)
+            if status in LIVE and current not in LIVE:
+                await _one_live(conn, str(row[3]), run_id)
             extra = {"status": status, **fields}
             if status in _ENDS_LEASE:
                 self.fences.pop(run_id, None)
@@ -391,6 +419,18 @@ class PgRunStore(RunStore):
         async with self.connection() as conn, conn.transaction():
             await conn.execute("DELETE FROM enigma_events WHERE run_id=%s", (run_id,))
             await conn.execute("DELETE FROM enigma_runs WHERE id=%s", (run_id,))
+
+    async def save_policy(self, policy_hash: str, body: dict[str, Any]) -> None:
+        async with self.connection() as conn:
+            await conn.execute(
+                "INSERT INTO enigma_policies (hash, body, created_at) VALUES (%s, %s, %s) "
+                "ON CONFLICT (hash) DO NOTHING",
+                (policy_hash, json.dumps(body, sort_keys=True, default=str), time.time()),
+            )
+
+    async def policy(self, policy_hash: str) -> dict[str, Any] | None:
+        row = await self._one("SELECT body FROM enigma_policies WHERE hash=%s", (policy_hash,))
+        return None if row is None else dict(row[0])
 
     async def probe(self) -> None:
         """A round trip that writes (a temporary table is not needed: a no-op UPDATE)."""

@@ -15,8 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
-import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -32,6 +30,8 @@ __all__ = ["ExecutionPool", "LocalScheduler", "Scheduler"]
 log = logging.getLogger("enigma.runs")
 _RELAUNCH = 5.0
 """Seconds before an execution that died unexpectedly is started again."""
+_GRACE = 0.5
+"""How long a hard stop waits for the execution to end before it returns anyway."""
 
 
 class Scheduler(Protocol):
@@ -127,7 +127,6 @@ class ExecutionPool:
         ex.holds_slot = True
         self.m.metrics.executing.inc()
         try:
-            ex.deadline = await self._deadline(ex.run_id)
             while True:
                 if ex.scope.stopped or self.m.closing:
                     return
@@ -138,13 +137,6 @@ class ExecutionPool:
         finally:
             self.m.metrics.executing.dec()
             self._gate.release()
-
-    async def _deadline(self, run_id: str) -> float:
-        run = await self.m.store.get(run_id)
-        if run is None:
-            return math.inf
-        left = run.created_at + self.m.limits.run_deadline - time.time()
-        return time.monotonic() + left
 
     def _exited(self, ex: Execution, task: asyncio.Task[None]) -> None:
         if self.executions.get(ex.run_id) is ex:
@@ -166,25 +158,36 @@ class ExecutionPool:
             self.launch(ex.run_id, *again)  # scheduled while it was busy: go again
 
     async def stop(self, run_id: str, intent: str, *, hard: bool) -> Execution | None:
-        """Stop the run's execution; a hard stop waits until its task has ended."""
+        """Stop the run's execution (see `Execution.stop`).
+
+        A hard stop returns once no new external call can start; it waits for the execution
+        to end only briefly (a call on the wire may take its time, and is let finish).
+        """
         ex = self.get(run_id)
         if ex is None:
             return None
         self._again.pop(run_id, None)
         ex.stop(intent, hard=hard)
         if hard and ex.task is not None:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await ex.task
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError, Exception):
+                async with asyncio.timeout(_GRACE):
+                    await asyncio.shield(ex.task)
         return ex
 
     async def drain(self, timeout: float) -> None:
-        """Stop every execution at its next boundary; cancel what is still busy after `timeout`."""
+        """Stop every execution at its next boundary; what is still busy after `timeout` is
+        stopped hard, and what is busy even then (a call that does not return) is cancelled."""
         for ex in list(self.executions.values()):
             ex.stop("shutdown", hard=False)
         tasks = [ex.task for ex in self.executions.values() if ex.task and not ex.task.done()]
         if not tasks:
             return
         _, pending = await asyncio.wait(tasks, timeout=timeout)
+        if not pending:
+            return
+        for ex in list(self.executions.values()):
+            ex.stop("shutdown", hard=True)
+        _, pending = await asyncio.wait(pending, timeout=2)
         for task in pending:
             task.cancel()
         if pending:

@@ -57,6 +57,14 @@ MIGRATIONS: list[str] = [
     CREATE INDEX IF NOT EXISTS runs_created ON runs (created_at);
     CREATE INDEX IF NOT EXISTS runs_version ON runs (fix_version, created_at);
     """,
+    """
+    CREATE TABLE IF NOT EXISTS policies (
+        hash TEXT PRIMARY KEY,
+        body TEXT NOT NULL,
+        created_at REAL NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS events_type ON events (run_id, type, id);
+    """,
 ]
 
 

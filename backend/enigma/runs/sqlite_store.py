@@ -27,10 +27,12 @@ from typing import Any, TypeVar
 from enigma.runs.models import TRANSITIONS, EventRecord, RunRecord
 from enigma.runs.sqlite_schema import Db, connect, migrate
 from enigma.runs.store import (
+    LIVE,
     RUN_COLUMNS,
     IllegalTransition,
     RunStore,
     StoreUnavailable,
+    VersionBusy,
     check_fields,
     encode_field,
     run_from_row,
@@ -161,6 +163,7 @@ class SqliteRunStore(RunStore):
                 found = row.fetchone()
                 if found is not None:
                     return run_from_row(found), False
+            _one_live(db, run.fix_version, run.id)
             marks = ", ".join("?" * (len(run_values(run)) + 1))
             db.execute(
                 f"INSERT INTO runs ({RUN_COLUMNS}, idempotency_key) VALUES ({marks})",  # noqa: S608
@@ -220,12 +223,16 @@ class SqliteRunStore(RunStore):
         check_fields(fields)
 
         def change(db: Db) -> RunRecord:
-            row = db.execute("SELECT status FROM runs WHERE id=?", (run_id,)).fetchone()
+            row = db.execute(
+                "SELECT status, fix_version FROM runs WHERE id=?", (run_id,)
+            ).fetchone()
             if row is None:
                 raise KeyError(run_id)
             current = str(row[0])
             if current != status and status not in TRANSITIONS[current]:
                 raise IllegalTransition(run_id, current, status)
+            if status in LIVE and current not in LIVE:
+                _one_live(db, str(row[1]), run_id)
             _write_fields(db, run_id, {"status": status, **fields})
             return run_from_row(db.execute(f"{_SELECT} WHERE id=?", (run_id,)).fetchone())
 
@@ -315,6 +322,23 @@ class SqliteRunStore(RunStore):
 
         await self._write(remove)
 
+    async def save_policy(self, policy_hash: str, body: dict[str, Any]) -> None:
+        text = json.dumps(body, sort_keys=True, default=str)
+        await self._write(
+            lambda db: db.execute(
+                "INSERT OR IGNORE INTO policies (hash, body, created_at) VALUES (?, ?, ?)",
+                (policy_hash, text, time.time()),
+            )
+        )
+
+    async def policy(self, policy_hash: str) -> dict[str, Any] | None:
+        row = await self._read(
+            lambda db: db.execute(
+                "SELECT body FROM policies WHERE hash=?", (policy_hash,)
+            ).fetchone()
+        )
+        return None if row is None else dict(json.loads(row[0]))
+
     async def probe(self) -> None:
         """A real commit, and a file written and synced in the data directory."""
         await self._write(lambda db: db.execute("PRAGMA user_version").fetchone())
@@ -341,6 +365,18 @@ class SqliteRunStore(RunStore):
         await loop.run_in_executor(self._reader, self._rdb.close)
         self._writer.shutdown(wait=True)
         self._reader.shutdown(wait=True)
+
+
+def _one_live(db: Db, fix_version: str, run_id: str) -> None:
+    """VersionBusy if another run of `fix_version` is live (the writer thread makes it atomic)."""
+    marks = ",".join("?" * len(LIVE))
+    row = db.execute(
+        f"SELECT id, status FROM runs WHERE fix_version=? AND id<>? AND status IN ({marks}) "  # noqa: S608
+        "ORDER BY created_at LIMIT 1",
+        (fix_version, run_id, *LIVE),
+    ).fetchone()
+    if row is not None:
+        raise VersionBusy(fix_version, str(row[0]), str(row[1]))
 
 
 def _write_fields(db: Db, run_id: str, fields: dict[str, Any]) -> None:

@@ -21,12 +21,14 @@ from typing import Any
 from enigma.runs.models import EventRecord, PendingDecision, RunRecord
 
 __all__ = [
+    "LIVE",
     "RUN_COLUMNS",
     "UPDATABLE_FIELDS",
     "IllegalTransition",
     "RunHandedOver",
     "RunStore",
     "StoreUnavailable",
+    "VersionBusy",
     "encode_field",
     "run_from_row",
     "sqlite_cause",
@@ -51,6 +53,20 @@ UPDATABLE_FIELDS = frozenset(
     }
 )
 _JSON_FIELDS = frozenset({"pending", "detail", "tickets"})
+
+
+LIVE = ("queued", "running", "waiting_for_approval", "paused")
+"""Statuses of a run that is under way: one such run per fix version at a time."""
+
+
+class VersionBusy(Exception):
+    """Another run of the same fix version is under way (`run_id`, `status`)."""
+
+    def __init__(self, fix_version: str, run_id: str, status: str):
+        super().__init__(f"run {run_id} is releasing {fix_version} ({status})")
+        self.fix_version = fix_version
+        self.run_id = run_id
+        self.status = status
 
 
 class StoreUnavailable(Exception):
@@ -108,7 +124,11 @@ class RunStore(ABC):
 
     @abstractmethod
     async def set_status(self, run_id: str, status: str, **fields: Any) -> RunRecord:
-        """Change status (only legal transitions) and other fields in one write."""
+        """Change status (only legal transitions) and other fields in one write.
+
+        A run becomes live (queued, running, waiting, paused) only while no other run of its
+        fix version is live (`VersionBusy`); `create` checks the same.
+        """
 
     @abstractmethod
     async def update(self, run_id: str, **fields: Any) -> None:
@@ -147,6 +167,14 @@ class RunStore(ABC):
     @abstractmethod
     async def delete(self, run_id: str) -> None:
         """Remove a run and its events."""
+
+    @abstractmethod
+    async def save_policy(self, policy_hash: str, body: dict[str, Any]) -> None:
+        """Keep a release policy by its hash (runs record the hash they run under)."""
+
+    @abstractmethod
+    async def policy(self, policy_hash: str) -> dict[str, Any] | None:
+        """A kept release policy, or None."""
 
     @abstractmethod
     async def probe(self) -> None:
