@@ -51,6 +51,8 @@ class Runtime:
     sandbox_urls: SandboxUrls | None
     repositories: list[str]
     policy: LoadedPolicy
+    default_repositories: list[str]
+    """What a run releases when it names no repositories (CLI, the web form's preselection)."""
 
 
 def release_policy(settings: Settings, repositories: list[str], sandbox: bool) -> LoadedPolicy:
@@ -157,9 +159,13 @@ async def open_store(settings: Settings) -> RunStore:
     return SqliteRunStore(settings.data_dir / "runs.sqlite3")
 
 
-def sandbox_repositories(seed: dict[str, Any]) -> list[str]:
-    """Repository names of the sandbox seed."""
-    return [str(r["name"]) for r in seed["github"]["repos"]]
+def sandbox_repositories(seed: dict[str, Any], defaults_only: bool = False) -> list[str]:
+    """Repository names of the sandbox seed (or only those released when none are named)."""
+    return [
+        str(r["name"])
+        for r in seed["github"]["repos"]
+        if not defaults_only or r.get("default", True)
+    ]
 
 
 @contextlib.asynccontextmanager
@@ -180,12 +186,15 @@ async def open_runtime(
     own_clients = context is not None and context.clients is not None
     sandbox = settings.use_sandbox and not own_clients
     repositories = list(settings.repositories)
+    defaults = list(repositories)
     if not repositories and sandbox:
         import tomllib
 
         from enigma.sandbox.core import DEFAULT_SEED
 
-        repositories = sandbox_repositories(tomllib.loads(DEFAULT_SEED.read_text()))
+        seed = tomllib.loads(DEFAULT_SEED.read_text())
+        repositories = sandbox_repositories(seed)
+        defaults = sandbox_repositories(seed, defaults_only=True)
     loaded = release_policy(settings, repositories, sandbox)  # before anything starts
     if context is not None and context.clients is not None:
         clients = context.clients  # the caller brings its own (benchmarks, tests): no sandbox
@@ -231,7 +240,7 @@ async def open_runtime(
             )
         try:
             await manager.start_background(recover)
-            yield Runtime(settings, manager, clients, urls, repositories, loaded)
+            yield Runtime(settings, manager, clients, urls, repositories, loaded, defaults)
         finally:
             await manager.shutdown()
             if server is not None:

@@ -111,7 +111,8 @@ def run(
 
         async with open_runtime(Settings(), recover=False) as rt:
             version = fix_version or earliest_unreleased(rt)
-            repositories = [r.strip() for r in repos.split(",")] if repos else rt.repositories
+            chosen = rt.default_repositories or rt.repositories
+            repositories = [r.strip() for r in repos.split(",")] if repos else chosen
             policy = (
                 PolicyModel(
                     auto_approve=True,

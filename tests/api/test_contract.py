@@ -39,9 +39,9 @@ def test_roles_are_enforced_with_a_message_naming_user_role_and_action(shared_st
     assert answer.status_code == 403
     assert _detail(answer).startswith("carol (viewer) may not operate")
     assert viewer.http.get("/api/runs").status_code == 200
-    answer = shared_stack.manager.http.post("/api/runs/run-anything/approve")
+    answer = viewer.http.post("/api/runs/run-anything/approve")
     assert answer.status_code == 403
-    assert _detail(answer).startswith("alice (release_manager) may not approve")
+    assert _detail(answer).startswith("carol (viewer) may not decide")
 
 
 @pytest.mark.slow
@@ -50,6 +50,14 @@ def test_four_eyes_the_starter_may_not_approve_their_own_run(shared_stack: Stack
     run_id = dave.start(fix_version="2.5.0", repositories=["notifications"])["id"]
     try:
         pending = dave.wait_decision(run_id, "plan_approval")
+        assert pending["payload"]["approval"]["roles"] == ["approver", "admin"]
+        # the policy's roles for the plan: a release manager may not approve it
+        answer = shared_stack.manager.http.post(f"/api/runs/{run_id}/approve")
+        assert answer.status_code == 403
+        assert _detail(answer) == (
+            "alice (release_manager) may not answer the plan_approval; "
+            "the release policy lets approver, admin answer it"
+        )
         answer = dave.http.post(f"/api/runs/{run_id}/approve", json={"comment": "mine"})
         assert answer.status_code == 403
         assert (
@@ -178,6 +186,7 @@ def test_idempotent_start_returns_the_same_run(shared_stack: Stack) -> None:
     assert f"was used for run {first['id']} with a different request" in _detail(other)
 
     dave = shared_stack.api(shared_stack.tokens.admin)
+    alice.wait_status(first["id"], "succeeded")  # one live run per fix version
     daves = dave.start(headers=key, **body)  # keys are per caller
     assert daves["id"] != first["id"]
     for run_id in (first["id"], daves["id"]):

@@ -85,7 +85,7 @@ def test_sigkill_mid_merges_in_checks_and_in_finalize_then_restart(stack: Stack)
     alice = _kill_and_restart(stack)
 
     done = alice.wait_status(run_id, "succeeded", timeout=90)
-    assert done["outcome"] == "succeeded"
+    assert done["outcome"] == "partial"  # ENG-106 was skipped, ENG-110 has no branch
     assert_effects_once(stack.sandbox.effects())
 
     events = alice.events(run_id)

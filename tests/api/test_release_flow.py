@@ -78,7 +78,8 @@ def test_release_with_plan_approval_conflict_skip_and_release_approval(stack: St
     bob.act(run_id, "approve", comment="ship it")
 
     done = alice.wait_status(run_id, "succeeded")
-    assert done["outcome"] == "succeeded" and done["finished_at"] is not None
+    assert done["outcome"] == "partial" and done["finished_at"] is not None
+    assert done["detail"]["not_shipped"] == ["ENG-106", "ENG-110"]
     assert done["pending"] == []
     assert set(done["state"]["pull_requests"]) == set(REPOS)
     assert [s["branch"] for s in done["state"]["skipped"]] == ["feature/ENG-106-burst-limiter"]
@@ -121,6 +122,6 @@ def test_release_with_plan_approval_conflict_skip_and_release_approval(stack: St
     assert statuses[0] == "running" and statuses[-1] == "succeeded"
     assert statuses.count("waiting_for_approval") == 3
     assert events[-1]["sse_event"] == "run.finished"
-    assert events[-1]["data"]["outcome"] == "succeeded"
+    assert events[-1]["data"]["outcome"] == "partial"
 
     assert_effects_once(stack.sandbox.effects())

@@ -1,5 +1,7 @@
 """Three `enigma serve` workers on one PostgreSQL share thirty releases; one dies mid-run.
 
+Each release is its own fix version (one live run per version is the rule).
+
 Runs are started through different workers; some wait for approval and are approved through a
 worker that is not executing them; one worker is killed with SIGKILL while it holds runs. Every
 run still succeeds, the sandbox effect log shows each effect once, and an SSE client on a
@@ -24,6 +26,7 @@ import httpx
 import pytest
 from httpx_sse import connect_sse
 
+from enigma.sandbox.seeds import chaos_seed, chaos_version
 from tests.cluster.conftest import AUTH, BIN, TOKEN, Worker
 from tests.conftest import PG_DSN
 
@@ -39,8 +42,9 @@ TERMINAL = {"succeeded", "failed", "cancelled"}
 
 @pytest.fixture
 def cluster(tmp_path: Path, pg_schema: str) -> Iterator[tuple[list[Worker], dict[str, str]]]:
+    seed = chaos_seed(tmp_path / "seed.toml", runs=30)
     sandbox = subprocess.Popen(
-        [str(BIN), "sandbox", "--json", "--data-dir", str(tmp_path / "sb")],
+        [str(BIN), "sandbox", "--json", "--data-dir", str(tmp_path / "sb"), "--seed", str(seed)],
         env=os.environ | {"ENIGMA_SANDBOX_CHECK_DELAY_SECONDS": "0.3"},
         stdout=subprocess.PIPE,
         text=True,
@@ -89,7 +93,7 @@ def test_three_workers_share_runs_and_survive_a_kill(
     for i in range(30):
         policy = MANUAL if i % 5 == 0 else AUTO
         body = {
-            "fix_version": "2.4.0",
+            "fix_version": chaos_version(i),
             "repositories": ["payments-api", "web-app", "notifications"],
             "release_type": "minor",
             "policy": policy,
@@ -184,7 +188,7 @@ def test_three_workers_share_runs_and_survive_a_kill(
     effects = httpx.get(f"{urls['root']}/_sandbox/effects", timeout=10).json()["effects"]
     keys = Counter(e["key"] for e in effects)
     assert [k for k, n in keys.items() if n > 1] == []
-    assert Counter(e["kind"] for e in effects)["pull.create"] == 3
+    assert Counter(e["kind"] for e in effects)["pull.create"] == 3 * len(run_ids)
 
     assert done.wait(30), "the SSE client on w2 did not see the watched run finish"
     stored = (

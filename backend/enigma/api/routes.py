@@ -304,6 +304,7 @@ async def config(user: CurrentUser, runtime: RuntimeDep) -> dict[str, Any]:
         versions = []
     return {
         "repositories": runtime.repositories,
+        "default_repositories": runtime.default_repositories or runtime.repositories,
         "fix_versions": versions,
         "release_types": ["major", "minor", "patch", "hotfix", "release"],
         "user": user.user,

@@ -28,6 +28,7 @@ _TYPES = ("Story", "Bug", "Task")
 def _base() -> dict[str, Any]:
     seed = tomllib.loads(DEFAULT_SEED.read_text())
     seed["github"]["check_delay_seconds"] = 0.0
+    seed["github"]["repos"] = [r for r in seed["github"]["repos"] if r["name"] in REPOS]
     for repo in seed["github"]["repos"]:
         repo["branches"] = []
     seed["jira"]["versions"] = [v for v in seed["jira"]["versions"] if v["released"]]

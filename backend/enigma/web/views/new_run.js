@@ -43,8 +43,10 @@ export function newRunView(root, ctx) {
     type: "button", class: "chip-btn", "data-version": v,
     onclick: () => { version.value = v; version.focus(); },
   }, v));
+  const preselected = new Set(config.default_repositories || config.repositories);
   const repoBoxes = config.repositories.map((r) => h("label", { class: "check" },
-    h("input", { type: "checkbox", name: "repositories", value: r, checked: true }), h("span", { class: "mono" }, r)));
+    h("input", { type: "checkbox", name: "repositories", value: r, checked: preselected.has(r) }),
+    h("span", { class: "mono" }, r)));
   const all = h("button", { type: "button", class: "link-btn", onclick: () => {
     const on = !repoBoxes.every((l) => l.firstChild.checked);
     for (const l of repoBoxes) l.firstChild.checked = on;
