@@ -24,7 +24,7 @@ from enigma.api.schemas import (
 )
 from enigma.api.sse import MAX_EVENT_ID, event_stream, parse_last_event_id
 from enigma.integrations.patience import run_blocking
-from enigma.runs.manager import DecisionError, RunManager, UnknownRun, build_snapshot_summary
+from enigma.runs.manager import DecisionError, RunManager, UnknownRun
 from enigma.runs.models import RunRecord, RunRequest, RunStatus
 
 __all__ = ["router"]
@@ -164,10 +164,9 @@ async def get_run(run_id: RunId, user: CurrentUser, manager: Manager) -> RunDeta
     """Status, pending decisions, state summary and per-step status."""
     require(user, "read")
     run = await _get(manager, run_id)
-    snapshot = await manager.graph.aget_state({"configurable": {"thread_id": run_id}})
     return RunDetail(
         **run.model_dump(),
-        state=build_snapshot_summary(dict(snapshot.values)),
+        state=await manager.state_view(run_id),
         steps=await _steps(manager, run_id),
     )
 

@@ -303,6 +303,9 @@ class Runner:
             await tracker.on_chunk(namespace, chunk)
             if tracker.current_step != step:
                 await self.m.store.update(ex.run_id, current_step=tracker.current_step)
+            found = _tickets_found(namespace, chunk)
+            if found is not None:  # the run is found by its tickets from now on
+                await self.m.store.update(ex.run_id, tickets=found)
 
     async def _settle(self, run_id: str) -> bool:
         """After the graph stopped: waiting for a human, finished, or stopped early.
@@ -375,6 +378,16 @@ class Runner:
         """Interrupt ids whose `decision.requested` is already in the log."""
         events = await self.m.store.events(run_id, limit=1_000_000, types={"decision.requested"})
         return {str(e.data.get("interrupt_id")) for e in events}
+
+
+def _tickets_found(namespace: tuple[str, ...], chunk: dict[str, Any]) -> list[str] | None:
+    """The ticket keys fetch_tickets found, when `chunk` is its end; else None."""
+    if namespace or chunk.get("name") != "fetch_tickets":
+        return None
+    result = chunk.get("result")
+    if not isinstance(result, dict) or "jira_tickets" not in result:
+        return None
+    return [str(t["key"]) for t in result["jira_tickets"]]
 
 
 def _initial_input(run: RunRecord) -> dict[str, Any]:

@@ -24,11 +24,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from langgraph.graph.state import CompiledStateGraph
+from langgraph.types import StateSnapshot
 
 from enigma.context import Context
 from enigma.policy import Policy as ReleasePolicy
 from enigma.runs import commands, decisions
 from enigma.runs.decisions import ACTION_KINDS, DecisionError, UnknownRun
+from enigma.runs.execution import thread_config
 from enigma.runs.hub import EventHub, Item
 from enigma.runs.metrics import Metrics, RetryLogBridge
 from enigma.runs.models import ACTIVE, RunRecord, RunRequest
@@ -112,6 +114,35 @@ class RunManager:
         if ex is not None and ex.blocked != run.blocked:
             run = run.model_copy(update={"blocked": ex.blocked})
         return run
+
+    async def state_view(self, run_id: str) -> dict[str, Any]:
+        """The run's state as people should see it now, repositories' legs in flight included.
+
+        A leg's results reach the release's state only when the leg ends; until then they live
+        in the leg's own (checkpointed) state. They are merged in here, so the page shows the
+        branch that exists, the merges made and the pull request opened while a decision waits.
+        """
+        snapshot = await self.graph.aget_state(thread_config(run_id), subgraphs=True)
+        values = dict(snapshot.values)
+        legs: dict[str, str] = {}
+        for task in snapshot.tasks:
+            state = task.state
+            if task.name != "release_repository" or not isinstance(state, StateSnapshot):
+                continue
+            leg = dict(state.values)
+            repo = str(leg.get("repo") or "")
+            for key in _PER_REPOSITORY:
+                if leg.get(key):
+                    values[key] = {**(values.get(key) or {}), **leg[key]}
+            for key in ("skipped", "approvals", "messages"):
+                if leg.get(key):
+                    values[key] = [*(values.get(key) or []), *leg[key]]
+            step = state.next[0] if state.next else None
+            if repo and step:
+                legs[repo] = step
+        summary = build_snapshot_summary(values)
+        summary["legs"] = legs
+        return summary
 
     def is_executing(self, run_id: str) -> bool:
         """Whether this process executes (or is about to execute) the run now."""
@@ -298,6 +329,9 @@ class RunManager:
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(min(remaining, 0.5)):
                         await queue.get()
+
+
+_PER_REPOSITORY = ("release_branches", "merge_status", "pull_requests", "checks", "repo_outcomes")
 
 
 def build_snapshot_summary(values: dict[str, Any]) -> dict[str, Any]:
