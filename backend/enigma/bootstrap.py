@@ -55,6 +55,25 @@ class Runtime:
     """What a run releases when it names no repositories (CLI, the web form's preselection)."""
 
 
+def configured_repositories(settings: Settings, sandbox: bool) -> tuple[list[str], list[str]]:
+    """(the repositories runs may name, those a run releases when it names none)."""
+    repositories = list(settings.repositories)
+    if repositories or not sandbox:
+        return repositories, repositories
+    import tomllib
+
+    from enigma.sandbox.core import DEFAULT_SEED
+
+    seed = tomllib.loads(DEFAULT_SEED.read_text())
+    return sandbox_repositories(seed), sandbox_repositories(seed, defaults_only=True)
+
+
+def check_policy(settings: Settings) -> LoadedPolicy:
+    """The release policy the service would start with (PolicyError if it is not valid)."""
+    repositories, _ = configured_repositories(settings, settings.use_sandbox)
+    return release_policy(settings, repositories, settings.use_sandbox)
+
+
 def release_policy(settings: Settings, repositories: list[str], sandbox: bool) -> LoadedPolicy:
     """The release policy: ENIGMA_POLICY, ./enigma.toml, else (the sandbox) the shipped example.
 
@@ -185,16 +204,7 @@ async def open_runtime(
     urls: SandboxUrls | None = None
     own_clients = context is not None and context.clients is not None
     sandbox = settings.use_sandbox and not own_clients
-    repositories = list(settings.repositories)
-    defaults = list(repositories)
-    if not repositories and sandbox:
-        import tomllib
-
-        from enigma.sandbox.core import DEFAULT_SEED
-
-        seed = tomllib.loads(DEFAULT_SEED.read_text())
-        repositories = sandbox_repositories(seed)
-        defaults = sandbox_repositories(seed, defaults_only=True)
+    repositories, defaults = configured_repositories(settings, sandbox)
     loaded = release_policy(settings, repositories, sandbox)  # before anything starts
     if context is not None and context.clients is not None:
         clients = context.clients  # the caller brings its own (benchmarks, tests): no sandbox

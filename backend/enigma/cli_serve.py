@@ -67,6 +67,7 @@ def serve(settings: Settings, host: str, port: int, **uvicorn_options: Any) -> N
     import uvicorn
 
     from enigma.api.app import create_app
+    from enigma.policy import PolicyError
 
     sock = bind(host, port)
     shown = f"[{host}]" if ":" in host else host
@@ -75,8 +76,13 @@ def serve(settings: Settings, host: str, port: int, **uvicorn_options: Any) -> N
     def ready(runtime: Runtime, demo_token: str | None) -> None:
         print(greeting(url, runtime, demo_token), flush=True)
 
+    try:
+        app = create_app(settings, on_ready=ready)
+    except PolicyError as exc:
+        print(f"{exc}\nThe service does not start: fix the file (enigma policy check).")
+        raise SystemExit(2) from None
     config = uvicorn.Config(
-        create_app(settings, on_ready=ready),
+        app,
         log_level="info",
         timeout_graceful_shutdown=10,
         **uvicorn_options,

@@ -152,3 +152,26 @@ def test_enigma_policy_check_as_a_process(tmp_path: Path) -> None:
     assert proc.returncode == 1
     assert "enigma.toml:2: repositories.lib.after: repositories form a cycle" in proc.stderr
     assert "lib → service → lib" in proc.stderr
+
+
+def test_the_service_refuses_to_start_on_a_cycle(tmp_path: Path) -> None:
+    (tmp_path / "cycle.toml").write_text(CYCLE)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ENIGMA_")}
+    env |= {
+        "PYTHONPATH": str(Path(enigma.__file__).resolve().parents[1]),
+        "ENIGMA_POLICY": str(tmp_path / "cycle.toml"),
+        "ENIGMA_DATA_DIR": str(tmp_path / "data"),
+    }
+    proc = subprocess.run(
+        [sys.executable, "-c", "from enigma.cli import main; main()", "serve", "--port", "0"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 2
+    assert "repositories form a cycle: lib → service → lib" in proc.stdout
+    assert "The service does not start" in proc.stdout and "Traceback" not in proc.stderr
+    assert not (tmp_path / "data" / "sandbox").exists(), "it started something first"

@@ -16,6 +16,7 @@ from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from enigma.context import Context
 from enigma.graph import build_graph
 from enigma.integrations.factory import build_clients
+from enigma.policy import Policy as ReleasePolicy
 from enigma.runs.manager import Limits, RunManager
 from enigma.runs.pg_store import PgRunStore
 from enigma.runs.sqlite_store import SqliteRunStore
@@ -75,6 +76,7 @@ async def open_manager(
         clients=build_clients(settings, server.urls),
         check_poll_seconds=float(options.pop("check_poll_seconds", 0.05)),
         retry_backoff_seconds=0.01,
+        rules=options.pop("rules", None) or ReleasePolicy(),
     )
     conn = await aiosqlite.connect(data_dir / "checkpoints.sqlite3")
     saver = AsyncSqliteSaver(conn)

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from enigma.policy import parse_policy, policy_hash
 from enigma.runs.manager import DecisionError, Limits
 from enigma.runs.models import RunRecord, RunRequest
 from enigma.sandbox.core import FaultRule
@@ -228,3 +229,34 @@ async def test_a_step_over_its_timeout_fails_the_run_and_resume_retries_it(
         # kept: the resumed run goes on from the next step
         attempts = await manager.store.step_attempts(run.id)
         assert attempts[("fetch_tickets", None)] == 1 and attempts[("plan_release", None)] == 1
+
+
+@pytest.mark.slow
+@run_async
+async def test_a_major_release_waits_for_two_distinct_approvers(
+    tmp_path: Path, sandbox: SandboxServer
+) -> None:
+    two = parse_policy("[approvals.plan_approval.by_release_type]\nmajor = 2\n")
+    async with open_manager(tmp_path, sandbox, rules=two) as manager:
+        run, _ = await manager.start(_request(release_type="major", dry_run=False), "alice")
+        waiting = await manager.wait_for(run.id, {"waiting_for_approval"})
+        assert waiting.pending[0].payload["approval"]["approvers"] == 2
+        approver = frozenset({"approver"})
+        with pytest.raises(DecisionError, match="may not answer the plan_approval"):
+            await manager.decide(run.id, "approve", "rita", roles=frozenset({"release_manager"}))
+        once = await manager.decide(run.id, "approve", "bob", "looks right", roles=approver)
+        assert once.status == "waiting_for_approval"
+        assert once.pending[0].payload["approved_by"] == ["bob"]
+        with pytest.raises(DecisionError, match="bob already approved this plan_approval"):
+            await manager.decide(run.id, "approve", "bob", roles=approver)
+        await manager.decide(run.id, "approve", "carol", "me too", roles=approver)
+        after = await manager.wait_for(run.id, {"waiting_for_approval", "failed"}, timeout=90)
+        assert [p.kind for p in after.pending] == ["release_approval"]
+        snapshot = await manager.graph.aget_state({"configurable": {"thread_id": run.id}})
+        plan_approvals = [a for a in snapshot.values["approvals"] if a["kind"] == "plan_approval"]
+        assert [(a["actor"], a["action"]) for a in plan_approvals] == [
+            ("bob", "approve"),
+            ("carol", "approve"),
+        ]
+        assert {a["policy_hash"] for a in plan_approvals} == {policy_hash(two)}
+        await manager.cancel(run.id, "alice")

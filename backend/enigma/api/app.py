@@ -27,8 +27,9 @@ from enigma.api.auth import TokenBook
 from enigma.api.docs import mount_docs
 from enigma.api.policy_routes import router as policy_router
 from enigma.api.routes import router
-from enigma.bootstrap import Runtime, open_runtime
+from enigma.bootstrap import Runtime, check_policy, open_runtime
 from enigma.context import Context
+from enigma.policy import PolicyError
 from enigma.runs.manager import RunManager
 from enigma.runs.store import StoreUnavailable
 from enigma.settings import Settings
@@ -49,6 +50,11 @@ RUN_STATUSES = (
     "failed",
     "cancelled",
 )
+
+
+class StartupRefused(RuntimeError):
+    """The service will not start (the log says why)."""
+
 
 OnReady = Callable[[Runtime, str | None], None]
 """Called once the service is ready, with the runtime and the generated demo token (if any)."""
@@ -125,27 +131,37 @@ def create_app(
     context: Context | None = None,
     on_ready: OnReady | None = None,
 ) -> FastAPI:
-    """Build the service; everything heavy opens in the lifespan, inside the event loop."""
+    """Build the service; everything heavy opens in the lifespan, inside the event loop.
+
+    The release policy is checked here, before anything starts: PolicyError (every problem,
+    with its line) stops a service that could not follow it.
+    """
     settings = settings or Settings()
+    if context is None or context.clients is None:
+        check_policy(settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         book, demo_token = TokenBook.from_settings(settings)
         app.state.tokens = book
-        async with open_runtime(settings, context) as runtime:
-            app.state.runtime = runtime
-            app.state.policy = runtime.policy
-            retention = asyncio.get_running_loop().create_task(
-                _retention(runtime.manager, settings)
-            )
-            app.state.ready = True
-            if on_ready is not None:
-                on_ready(runtime, demo_token)
-            try:
-                yield
-            finally:
-                app.state.ready = False
-                retention.cancel()
+        try:
+            async with open_runtime(settings, context) as runtime:
+                app.state.runtime = runtime
+                app.state.policy = runtime.policy
+                retention = asyncio.get_running_loop().create_task(
+                    _retention(runtime.manager, settings)
+                )
+                app.state.ready = True
+                if on_ready is not None:
+                    on_ready(runtime, demo_token)
+                try:
+                    yield
+                finally:
+                    app.state.ready = False
+                    retention.cancel()
+        except PolicyError as exc:  # a service must not start on a policy it cannot follow
+            log.error("%s\nThe service does not start: fix the file (enigma policy check).", exc)
+            raise StartupRefused("invalid release policy") from None
 
     app = FastAPI(
         title="Enigma",
