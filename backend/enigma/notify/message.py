@@ -54,7 +54,9 @@ __all__ = [
 ]
 
 SCHEMA_VERSION: Literal[1] = 1
-OutcomeStatus = Literal["succeeded", "partial", "failed", "rejected", "cancelled"]
+OutcomeStatus = Literal[
+    "succeeded", "partial", "planned", "failed", "rejected", "refused", "cancelled"
+]
 When = float | datetime
 """A moment: epoch seconds (as the run store keeps them) or an aware datetime."""
 

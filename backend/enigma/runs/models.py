@@ -34,7 +34,7 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     "running": frozenset(
         {"waiting_for_approval", "paused", "succeeded", "failed", "cancelled", "queued"}
     ),
-    "waiting_for_approval": frozenset({"queued", "cancelled"}),
+    "waiting_for_approval": frozenset({"queued", "paused", "cancelled"}),
     "paused": frozenset({"queued", "cancelled"}),
     "failed": frozenset({"queued", "cancelled"}),
     "succeeded": frozenset({"queued"}),
@@ -157,6 +157,8 @@ class RunRecord(BaseModel):
     """The release policy the run runs under."""
     tickets: list[str] = Field(default_factory=list)
     """The fix version's ticket keys, once fetched (for search)."""
+    deadline_at: float | None = None
+    """When a pending decision's next reminder or expiry is due (policy deadlines)."""
 
 
 class EventRecord(BaseModel):

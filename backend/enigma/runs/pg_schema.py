@@ -87,6 +87,27 @@ MIGRATIONS: list[str] = [
         created_at DOUBLE PRECISION NOT NULL
     );
     """,
+    """
+    ALTER TABLE enigma_runs ADD COLUMN IF NOT EXISTS deadline_at DOUBLE PRECISION;
+    CREATE INDEX IF NOT EXISTS enigma_runs_deadline ON enigma_runs (deadline_at);
+    CREATE TABLE IF NOT EXISTS enigma_outbox (
+        id TEXT PRIMARY KEY,
+        run_id TEXT NOT NULL,
+        event_id BIGINT NOT NULL,
+        type TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        notification JSONB NOT NULL,
+        created_at DOUBLE PRECISION NOT NULL,
+        next_at DOUBLE PRECISION NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        status TEXT NOT NULL DEFAULT 'pending',
+        last_error TEXT,
+        delivered_at DOUBLE PRECISION,
+        claimed_until DOUBLE PRECISION
+    );
+    CREATE INDEX IF NOT EXISTS enigma_outbox_due ON enigma_outbox (status, next_at);
+    CREATE INDEX IF NOT EXISTS enigma_outbox_run ON enigma_outbox (run_id, created_at);
+    """,
 ]
 
 

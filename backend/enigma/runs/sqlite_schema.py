@@ -65,6 +65,27 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX IF NOT EXISTS events_type ON events (run_id, type, id);
     """,
+    """
+    ALTER TABLE runs ADD COLUMN deadline_at REAL;
+    CREATE INDEX IF NOT EXISTS runs_deadline ON runs (deadline_at);
+    CREATE TABLE IF NOT EXISTS outbox (
+        id TEXT PRIMARY KEY,
+        run_id TEXT NOT NULL,
+        event_id INTEGER NOT NULL,
+        type TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        notification TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        next_at REAL NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        status TEXT NOT NULL DEFAULT 'pending',
+        last_error TEXT,
+        delivered_at REAL,
+        claimed_until REAL
+    );
+    CREATE INDEX IF NOT EXISTS outbox_due ON outbox (status, next_at);
+    CREATE INDEX IF NOT EXISTS outbox_run ON outbox (run_id, created_at);
+    """,
 ]
 
 

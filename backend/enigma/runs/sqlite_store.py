@@ -3,46 +3,36 @@
 Kept in its own file beside the checkpoints (`runs.sqlite3` next to `checkpoints.sqlite3`):
 the checkpointer holds one connection to its file for the app's lifetime.
 
-Two threads of its own, each with one connection (WAL lets them work side by side): a writer
-and a reader. A write is queued by the event loop; the writer takes every write queued so far
-and applies them in one transaction, each under a savepoint, so one write refused (an illegal
-status change) does not undo the others, and one commit serves a burst of writes from many
-runs (group commit). Reads never wait behind a write batch. Nothing here blocks the loop.
-
-The schema and its migrations are in `sqlite_schema.py`.
+Built from `SqliteBase` (two threads of its own, writes grouped into one commit, reads never
+behind a write batch: sqlite_base.py) and `SqliteOutbox` (notifications, deadlines,
+policies: sqlite_outbox.py); runs and events are here. The schema and its migrations are in
+`sqlite_schema.py`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
-import sqlite3
 import time
-from collections.abc import Callable, Collection
-from concurrent.futures import Future, ThreadPoolExecutor
-from pathlib import Path
-from typing import Any, TypeVar
+from collections.abc import Collection
+from typing import Any
 
 from enigma.runs.models import TRANSITIONS, EventRecord, RunRecord
-from enigma.runs.sqlite_schema import Db, connect, migrate
+from enigma.runs.sqlite_outbox import SqliteOutbox
+from enigma.runs.sqlite_schema import Db
 from enigma.runs.store import (
     LIVE,
     RUN_COLUMNS,
     IllegalTransition,
+    Notify,
     RunStore,
-    StoreUnavailable,
     VersionBusy,
     check_fields,
     encode_field,
     run_from_row,
     run_values,
-    sqlite_cause,
 )
 
 __all__ = ["SqliteRunStore"]
-
-T = TypeVar("T")
 
 _SELECT = f"SELECT {RUN_COLUMNS} FROM runs"  # noqa: S608 (fixed column names)
 _EVENT = "SELECT id, run_id, at, type, step, repo, actor, data FROM events"
@@ -61,98 +51,8 @@ def _event(row: tuple[Any, ...]) -> EventRecord:
     )
 
 
-def _guard(fn: Callable[[], T]) -> T:
-    """Run a database step; outages become `StoreUnavailable`, bugs stay what they are."""
-    try:
-        return fn()
-    except (sqlite3.Error, OSError) as exc:
-        cause = sqlite_cause(exc)
-        if cause is None:
-            raise
-        raise StoreUnavailable(cause) from exc
-
-
-class SqliteRunStore(RunStore):
+class SqliteRunStore(SqliteOutbox, RunStore):
     """Runs and events in one SQLite file (see the module docstring)."""
-
-    def __init__(self, path: Path):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
-        self._writer = ThreadPoolExecutor(1, thread_name_prefix="enigma-runs-write")
-        self._reader = ThreadPoolExecutor(1, thread_name_prefix="enigma-runs-read")
-        self._wdb: Db = self._writer.submit(self._open_writer).result()
-        self._rdb: Db = self._reader.submit(connect, path).result()
-        self._queue: list[tuple[Callable[[Db], Any], asyncio.Future[Any]]] = []
-        self._flushing = False
-
-    def _open_writer(self) -> Db:
-        db = connect(self.path)
-        migrate(db)
-        return db
-
-    # ---- plumbing: reads on the reader thread, writes grouped on the writer thread ----
-
-    async def _read(self, fn: Callable[[Db], T]) -> T:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._reader, lambda: _guard(lambda: fn(self._rdb)))
-
-    async def _write(self, fn: Callable[[Db], T]) -> T:
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[T] = loop.create_future()
-        self._queue.append((fn, future))
-        if not self._flushing:
-            self._flushing = True
-            loop.call_soon(self._flush)  # writes queued in this loop turn join the batch
-        return await future
-
-    def _flush(self) -> None:
-        batch, self._queue = self._queue, []
-        if not batch:
-            self._flushing = False
-            return
-        done: Future[list[tuple[bool, Any]]] = self._writer.submit(
-            self._apply, [fn for fn, _ in batch]
-        )
-        loop = asyncio.get_running_loop()
-
-        def settle(result: Future[list[tuple[bool, Any]]]) -> None:
-            exc = result.exception()
-            outcomes = [(False, exc)] * len(batch) if exc else result.result()
-            for (_, future), (ok, value) in zip(batch, outcomes, strict=True):
-                if future.done():
-                    continue  # the writer gave up waiting (cancelled); the write still counts
-                if ok:
-                    future.set_result(value)
-                else:
-                    future.set_exception(value)
-            self._flush()  # the next batch: whatever queued up meanwhile
-
-        done.add_done_callback(lambda f: loop.call_soon_threadsafe(settle, f))
-
-    def _apply(self, fns: list[Callable[[Db], Any]]) -> list[tuple[bool, Any]]:
-        """One transaction; each write under a savepoint, so a refused one undoes only itself."""
-        db = self._wdb
-        try:
-            _guard(lambda: db.execute("BEGIN IMMEDIATE"))
-        except StoreUnavailable as exc:
-            return [(False, exc)] * len(fns)
-        outcomes: list[tuple[bool, Any]] = []
-        for fn in fns:
-            db.execute("SAVEPOINT w")
-            try:
-                outcomes.append((True, _guard(lambda fn=fn: fn(db))))  # type: ignore[misc]
-                db.execute("RELEASE w")
-            except Exception as exc:  # handed to that write's caller
-                db.execute("ROLLBACK TO w")
-                db.execute("RELEASE w")
-                outcomes.append((False, exc))
-        try:
-            _guard(lambda: db.execute("COMMIT"))
-        except StoreUnavailable as exc:
-            if db.in_transaction:
-                db.execute("ROLLBACK")
-            return [(False, exc)] * len(fns)
-        return outcomes
 
     # ---- runs ----
 
@@ -252,29 +152,45 @@ class SqliteRunStore(RunStore):
         step: str | None = None,
         repo: str | None = None,
         actor: str | None = None,
+        notify: Notify | None = None,
     ) -> EventRecord:
         at = time.time()
         body = json.dumps(data or {}, default=str)
 
-        def insert(db: Db) -> int:
+        def insert(db: Db) -> EventRecord:
             cur = db.execute(
                 "INSERT INTO events (run_id, at, type, step, repo, actor, data) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (run_id, at, type, step, repo, actor, body),
             )
-            return int(cur.lastrowid or 0)
+            event = EventRecord(
+                id=int(cur.lastrowid or 0),
+                run_id=run_id,
+                at=at,
+                type=type,
+                step=step,
+                repo=repo,
+                actor=actor,
+                data=json.loads(body),
+            )
+            for entry in notify(event) if notify is not None else []:
+                db.execute(
+                    "INSERT OR IGNORE INTO outbox (id, run_id, event_id, type, channel, "
+                    "notification, created_at, next_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        entry.key,
+                        run_id,
+                        event.id,
+                        type,
+                        entry.channel,
+                        json.dumps(entry.notification),
+                        at,
+                        at,
+                    ),
+                )
+            return event
 
-        event_id = await self._write(insert)
-        return EventRecord(
-            id=event_id,
-            run_id=run_id,
-            at=at,
-            type=type,
-            step=step,
-            repo=repo,
-            actor=actor,
-            data=json.loads(body),
-        )
+        return await self._write(insert)
 
     async def events(
         self,
@@ -321,50 +237,6 @@ class SqliteRunStore(RunStore):
             db.execute("DELETE FROM runs WHERE id = ?", (run_id,))
 
         await self._write(remove)
-
-    async def save_policy(self, policy_hash: str, body: dict[str, Any]) -> None:
-        text = json.dumps(body, sort_keys=True, default=str)
-        await self._write(
-            lambda db: db.execute(
-                "INSERT OR IGNORE INTO policies (hash, body, created_at) VALUES (?, ?, ?)",
-                (policy_hash, text, time.time()),
-            )
-        )
-
-    async def policy(self, policy_hash: str) -> dict[str, Any] | None:
-        row = await self._read(
-            lambda db: db.execute(
-                "SELECT body FROM policies WHERE hash=?", (policy_hash,)
-            ).fetchone()
-        )
-        return None if row is None else dict(json.loads(row[0]))
-
-    async def probe(self) -> None:
-        """A real commit, and a file written and synced in the data directory."""
-        await self._write(lambda db: db.execute("PRAGMA user_version").fetchone())
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self._writer, lambda: _guard(self._probe_disk))
-
-    def _probe_disk(self) -> None:
-        # a commit that fits in the WAL's existing pages succeeds on a full disk: writing a
-        # fresh file is what tells whether the next checkpoint will fit
-        probe = self.path.with_name(".write-probe")
-        try:
-            with open(probe, "wb") as handle:
-                handle.write(b"\0" * 65536)
-                handle.flush()
-                os.fsync(handle.fileno())
-        finally:
-            probe.unlink(missing_ok=True)
-
-    async def close(self) -> None:
-        loop = asyncio.get_running_loop()
-        while self._queue or self._flushing:
-            await asyncio.sleep(0.01)
-        await loop.run_in_executor(self._writer, self._wdb.close)
-        await loop.run_in_executor(self._reader, self._rdb.close)
-        self._writer.shutdown(wait=True)
-        self._reader.shutdown(wait=True)
 
 
 def _one_live(db: Db, fix_version: str, run_id: str) -> None:

@@ -18,6 +18,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Collection
 from typing import Any
 
+from enigma.notify.outbox import OutboxEntry, OutboxItem
 from enigma.runs.models import EventRecord, PendingDecision, RunRecord
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "StoreUnavailable",
     "VersionBusy",
     "encode_field",
+    "outbox_row",
     "run_from_row",
     "sqlite_cause",
 ]
@@ -37,7 +39,7 @@ __all__ = [
 RUN_COLUMNS = (
     "id, status, fix_version, release_type, repositories, sprint_name, dry_run, actor, "
     "created_at, updated_at, finished_at, current_step, error, outcome, pending, request, "
-    "blocked, detail, policy_hash, tickets"
+    "blocked, detail, policy_hash, tickets, deadline_at"
 )
 UPDATABLE_FIELDS = frozenset(
     {
@@ -50,10 +52,14 @@ UPDATABLE_FIELDS = frozenset(
         "detail",
         "policy_hash",
         "tickets",
+        "deadline_at",
     }
 )
 _JSON_FIELDS = frozenset({"pending", "detail", "tickets"})
 
+
+Notify = Callable[[EventRecord], list[OutboxEntry]]
+"""The notifications an event causes, given the event (with its id): written with it."""
 
 LIVE = ("queued", "running", "waiting_for_approval", "paused")
 """Statuses of a run that is under way: one such run per fix version at a time."""
@@ -143,8 +149,13 @@ class RunStore(ABC):
         step: str | None = None,
         repo: str | None = None,
         actor: str | None = None,
+        notify: Notify | None = None,
     ) -> EventRecord:
-        """Append to the event log; ids only go up, in commit order."""
+        """Append to the event log; ids only go up, in commit order.
+
+        `notify` gives the outbox rows the event causes; they are written in the same
+        transaction as the event, so no event's notification is lost and none is invented.
+        """
 
     @abstractmethod
     async def events(
@@ -167,6 +178,45 @@ class RunStore(ABC):
     @abstractmethod
     async def delete(self, run_id: str) -> None:
         """Remove a run and its events."""
+
+    # ---- the outbox (see enigma.notify.outbox) ----
+
+    @abstractmethod
+    async def outbox_due(self, now: float, limit: int, lease: float) -> list[OutboxItem]:
+        """Claim due pending rows (lease until now + `lease`), oldest first."""
+
+    @abstractmethod
+    async def outbox_result(
+        self,
+        item_id: str,
+        status: str,
+        attempts: int,
+        *,
+        at: float | None = None,
+        next_at: float | None = None,
+        error: str | None = None,
+    ) -> None:
+        """Record a delivery attempt: delivered / pending again at `next_at` / undeliverable."""
+
+    @abstractmethod
+    async def notifications(
+        self, run_id: str | None, status: str | None, limit: int
+    ) -> list[dict[str, Any]]:
+        """Outbox rows, newest first, without their bodies' secrets (bodies carry none)."""
+
+    @abstractmethod
+    async def outbox_counts(self) -> dict[str, int]:
+        """Rows per status (pending, delivered, undeliverable)."""
+
+    # ---- decision deadlines ----
+
+    @abstractmethod
+    async def due_deadlines(self, now: float) -> list[RunRecord]:
+        """Runs waiting for a decision whose next deadline (reminder or expiry) has come."""
+
+    @abstractmethod
+    async def move_deadline(self, run_id: str, expected: float, new: float | None) -> bool:
+        """Set the run's next deadline if it still is `expected` (one worker acts on it)."""
 
     @abstractmethod
     async def save_policy(self, policy_hash: str, body: dict[str, Any]) -> None:
@@ -208,6 +258,7 @@ def run_from_row(row: tuple[Any, ...], decode: Callable[[Any], Any] = json.loads
         detail=decode(row[17]) if row[17] is not None else {},
         policy_hash=row[18],
         tickets=decode(row[19]) if row[19] is not None else [],
+        deadline_at=row[20],
     )
 
 
@@ -234,7 +285,26 @@ def run_values(run: RunRecord) -> tuple[Any, ...]:
         json.dumps(run.detail),
         run.policy_hash,
         json.dumps(run.tickets),
+        run.deadline_at,
     )
+
+
+def outbox_row(row: tuple[Any, ...]) -> dict[str, Any]:
+    """One notification as `GET /api/notifications` shows it (no body: it is the event)."""
+    names = (
+        "id",
+        "run_id",
+        "event_id",
+        "type",
+        "channel",
+        "created_at",
+        "attempts",
+        "status",
+        "last_error",
+        "delivered_at",
+        "next_at",
+    )
+    return dict(zip(names, row, strict=True))
 
 
 def encode_field(name: str, value: Any) -> Any:
