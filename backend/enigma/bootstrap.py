@@ -24,8 +24,20 @@ from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from enigma.context import Clients, Context
 from enigma.graph import build_graph
 from enigma.integrations.patience import Patience
-from enigma.policy import LoadedPolicy, example_text, load_policy, parse_policy, policy_hash
+from enigma.notify.config import channels_from_environment
+from enigma.notify.sender import RetryPolicy
+from enigma.policy import (
+    LoadedPolicy,
+    PolicyError,
+    example_text,
+    load_policy,
+    parse_policy,
+    policy_hash,
+)
+from enigma.policy import Policy as ReleasePolicy
+from enigma.policy.problems import Problem
 from enigma.runs.manager import Limits, RunManager
+from enigma.runs.notifying import Delivery
 from enigma.runs.sqlite_store import SqliteRunStore
 from enigma.runs.store import RunStore
 from enigma.sandbox.server import SandboxServer, SandboxUrls
@@ -87,6 +99,28 @@ def release_policy(settings: Settings, repositories: list[str], sandbox: bool) -
         )
         return LoadedPolicy(policy, None, policy_hash(policy))
     return loaded
+
+
+def notifications(settings: Settings, policy: ReleasePolicy) -> Delivery | None:
+    """Notification channels: the policy file's, and ENIGMA_WEBHOOK_URL's (None: no channel).
+
+    PolicyError for a webhook secret without a URL or two channels under one name: a service
+    told to notify must not start silent.
+    """
+    try:
+        channels = [*policy.notifications, *channels_from_environment(os.environ)]
+        if not channels:
+            return None
+        return Delivery(
+            channels,
+            settings.public_url or "http://127.0.0.1:8000",
+            retry=RetryPolicy(
+                max_attempts=settings.notify_max_attempts, backoff=settings.notify_backoff_seconds
+            ),
+            poll_interval=settings.notify_poll_seconds,
+        )
+    except ValueError as exc:
+        raise PolicyError([Problem("notifications", str(exc))], "notification settings") from None
 
 
 def read_sandbox_endpoint(data_dir: Path) -> SandboxUrls | None:
@@ -238,6 +272,7 @@ async def open_runtime(
             four_eyes=settings.four_eyes,
         ),
         "repositories": repositories or None,
+        "delivery": notifications(settings, loaded.policy),
     }
     async with contextlib.AsyncExitStack() as stack:
         if settings.database_url is not None:

@@ -76,6 +76,8 @@ def serve(settings: Settings, host: str, port: int, **uvicorn_options: Any) -> N
     def ready(runtime: Runtime, demo_token: str | None) -> None:
         print(greeting(url, runtime, demo_token), flush=True)
 
+    if settings.public_url is None:  # notifications link to the address we listen on
+        settings = settings.model_copy(update={"public_url": url})
     try:
         app = create_app(settings, on_ready=ready)
     except PolicyError as exc:

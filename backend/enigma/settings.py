@@ -93,6 +93,11 @@ class Settings(BaseSettings):
     lease_seconds: float = 10.0
     claim_poll_seconds: float = 1.0
     global_max_concurrent_runs: int | None = None
+    public_url: str | None = Field(None, pattern=r"^https?://[^\s]+$")
+    """Where people reach this service; notifications link there (serve fills it in)."""
+    notify_max_attempts: int = Field(10, ge=1)
+    notify_backoff_seconds: float = Field(10.0, gt=0)
+    notify_poll_seconds: float = Field(5.0, gt=0)
 
     @field_validator("repositories", mode="before")
     @classmethod

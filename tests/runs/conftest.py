@@ -88,6 +88,7 @@ async def open_manager(
         context,
         checkpointer=saver,
         repositories=REPOS,
+        delivery=options.pop("delivery", None),
         limits=Limits(**options),
     )
     try:
@@ -102,6 +103,9 @@ async def open_manager(
             for ex in manager.scheduler.pool.executions.values()
             if ex.task is not None and not ex.task.done()
         ]
+        sender = manager.delivery.sender if manager.delivery is not None else None
+        if sender is not None:
+            tasks.append(sender.start())  # its task: cancelled mid-send, claims left to expire
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)

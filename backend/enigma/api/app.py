@@ -25,6 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from enigma.api.auth import TokenBook
 from enigma.api.docs import mount_docs
+from enigma.api.notify_routes import router as notify_router
 from enigma.api.policy_routes import router as policy_router
 from enigma.api.routes import router
 from enigma.bootstrap import Runtime, check_policy, open_runtime
@@ -207,6 +208,7 @@ def create_app(
 
     app.include_router(router)
     app.include_router(policy_router)
+    app.include_router(notify_router)
     mount_docs(app)
 
     @app.get("/healthz", tags=["ops"])
@@ -236,6 +238,8 @@ def create_app(
         for status in RUN_STATUSES:
             count = (await manager.store.list_runs(status, None, 1, 0))[1]
             manager.metrics.runs.labels(status).set(count)
+        for status, count in (await manager.store.outbox_counts()).items():
+            manager.metrics.notifications.labels(status).set(count)
         return PlainTextResponse(
             manager.metrics.render().decode(), media_type="text/plain; version=0.0.4"
         )

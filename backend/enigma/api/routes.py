@@ -76,7 +76,8 @@ LastEventId = Annotated[str | None, Header(max_length=32, description="Resume af
 After = Annotated[int | None, Query(ge=0, le=MAX_EVENT_ID, description="Resume after this id")]
 
 
-async def _get(manager: RunManager, run_id: str) -> RunRecord:
+async def get_run_or_404(manager: RunManager, run_id: str) -> RunRecord:
+    """The run, or 404 naming where to find the runs."""
     try:
         return await manager.get(run_id)
     except UnknownRun:
@@ -163,7 +164,7 @@ async def list_runs(
 async def get_run(run_id: RunId, user: CurrentUser, manager: Manager) -> RunDetail:
     """Status, pending decisions, state summary and per-step status."""
     require(user, "read")
-    run = await _get(manager, run_id)
+    run = await get_run_or_404(manager, run_id)
     return RunDetail(
         **run.model_dump(),
         state=await manager.state_view(run_id),
@@ -243,7 +244,7 @@ async def amend_run(run_id: RunId, body: AmendIn, user: CurrentUser, manager: Ma
 async def run_history(run_id: RunId, user: CurrentUser, manager: Manager) -> Checkpoints:
     """The run's checkpoints, newest first (ids for re-run)."""
     require(user, "read")
-    await _get(manager, run_id)
+    await get_run_or_404(manager, run_id)
     return Checkpoints.model_validate({"checkpoints": await manager.history(run_id)})
 
 
@@ -266,7 +267,7 @@ async def run_events(
 ) -> Any:
     """The run's events as SSE (or `?format=json`); resumes after `Last-Event-ID`."""
     require(user, "read")
-    await _get(manager, run_id)
+    await get_run_or_404(manager, run_id)
     start = parse_last_event_id(last_event_id, after)
     if format == "json":
         return EventList(events=await manager.store.events(run_id, after=start, limit=100_000))

@@ -10,6 +10,7 @@ import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
+from enigma.runs.deadlines import clear_deadlines
 from enigma.runs.decisions import DecisionError
 from enigma.runs.execution import thread_config
 from enigma.runs.models import ACTIVE, RunRecord, RunRequest
@@ -106,7 +107,14 @@ async def resume(m: RunManager, run_id: str, actor: str) -> RunRecord:
             "re-run it from a checkpoint of its history instead",
         )
     try:
-        queued = await m.set_status(run_id, "queued", actor=actor, reason="resumed", error=None)
+        queued = await m.set_status(
+            run_id,
+            "queued",
+            actor=actor,
+            reason="resumed",
+            error=None,
+            pending=clear_deadlines(run.pending),  # asked again, with fresh deadlines
+        )
     except VersionBusy as busy:
         raise DecisionError(409, _busy(busy)) from None
     await m.scheduler.schedule(run_id)

@@ -37,6 +37,7 @@ from enigma.context import Context
 from enigma.integrations.scope import RunScope, RunStopped, bind_scope
 from enigma.policy import STEP_NAMES
 from enigma.policy import Policy as ReleasePolicy
+from enigma.runs.deadlines import stamp_deadlines
 from enigma.runs.decisions import approvals_so_far, pending_from, recorded_answers
 from enigma.runs.models import RunRecord, RunRequest
 from enigma.runs.steps import StepTracker
@@ -316,22 +317,28 @@ class Runner:
         snapshot = await self.m.graph.aget_state(thread_config(run_id))
         if snapshot.interrupts:
             run = await self.m.get(run_id)
-            known = {p.interrupt_id for p in run.pending} | await self._requested(run_id)
             so_far = await approvals_so_far(self.m, run_id)
-            pending = [
-                pending_from(i.id, {**i.value, "approved_by": so_far[i.id]})
-                if i.id in so_far and isinstance(i.value, dict)
-                else pending_from(i.id, i.value)
-                for i in snapshot.interrupts
-            ]
+            pending, deadline = stamp_deadlines(
+                [
+                    pending_from(i.id, {**i.value, "approved_by": so_far[i.id]})
+                    if i.id in so_far and isinstance(i.value, dict)
+                    else pending_from(i.id, i.value)
+                    for i in snapshot.interrupts
+                ],
+                run.pending,
+                time.time(),
+            )
             await self.m.set_status(
                 run_id,
                 "waiting_for_approval",
                 reason=", ".join(p.kind for p in pending),
                 pending=pending,
+                deadline_at=deadline,
             )
+            asked = await self._requested(run_id)
             for p in pending:
-                if p.interrupt_id not in known:
+                # asked again after a resume (fresh stamps); a crash recovery asks nobody twice
+                if asked.get(p.interrupt_id, -1.0) < p.payload["requested_at"]:
                     await self.m.hub.emit(
                         run_id,
                         "decision.requested",
@@ -374,10 +381,10 @@ class Runner:
         )
         return False
 
-    async def _requested(self, run_id: str) -> set[str]:
-        """Interrupt ids whose `decision.requested` is already in the log."""
+    async def _requested(self, run_id: str) -> dict[str, float]:
+        """When each interrupt's `decision.requested` was last written to the log."""
         events = await self.m.store.events(run_id, limit=1_000_000, types={"decision.requested"})
-        return {str(e.data.get("interrupt_id")) for e in events}
+        return {str(e.data.get("interrupt_id")): e.at for e in events}
 
 
 def _tickets_found(namespace: tuple[str, ...], chunk: dict[str, Any]) -> list[str] | None:

@@ -8,6 +8,9 @@ from its last id: the log, not this fan-out, is the source of truth.
 unavailable", "recovered") to whoever is connected now, are never stored, and carry no id.
 They are how SSE streams say the service is degraded while the log cannot be written.
 
+An event that tells people something (`notifying.py`) is written with its outbox rows in one
+transaction; the sender is woken once it commits.
+
 On PostgreSQL (`ClusterHub` in cluster.py) several workers write the log; there a worker
 delivers events, its own included, only in the order of the table.
 """
@@ -16,12 +19,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from enigma.runs.metrics import Metrics
 from enigma.runs.models import EventRecord
+from enigma.runs.notifying import Notifications
 from enigma.runs.store import RunStore
 
 __all__ = ["EventHub", "Item", "Notice"]
@@ -45,6 +49,10 @@ class EventHub:
     def __init__(self, store: RunStore, metrics: Metrics):
         self.store = store
         self.metrics = metrics
+        self.notifications: Notifications | None = None
+        """What events tell people; set by the manager when channels are configured."""
+        self.outbox_written: Callable[[], None] = lambda: None
+        """Called after an event with notifications commits (wakes the sender)."""
         self._subscribers: set[asyncio.Queue[Item]] = set()
 
     async def emit(
@@ -57,8 +65,15 @@ class EventHub:
         repo: str | None = None,
         actor: str | None = None,
     ) -> EventRecord:
-        """Append an event (durably) and hand it to every live subscriber."""
-        event = await self.store.append_event(run_id, type, data, step=step, repo=repo, actor=actor)
+        """Append an event (durably), with the notifications it causes, and publish it."""
+        notify = None
+        if self.notifications:
+            notify = await self.notifications.rows_for(self.store, run_id, type, data or {}, actor)
+        event = await self.store.append_event(
+            run_id, type, data, step=step, repo=repo, actor=actor, notify=notify
+        )
+        if notify is not None:
+            self.outbox_written()
         self.metrics.events.labels(type).inc()
         self.published(event)
         return event

@@ -8,8 +8,10 @@ It holds the parts and answers for them; each concern lives in a module of its o
 - `scheduler.py`: which runs this process executes (`LocalScheduler`), or `cluster.py` on
   PostgreSQL (`LeaseScheduler`, `ClusterHub`): the same manager with other parts plugged in;
 - `hub.py`: the event log and its live subscribers;
-- here: lifecycle (start, the watchdog for step timeouts and run deadlines, shutdown,
-  retention) and the small reads everyone needs.
+- `notifying.py` / `deadlines.py`: what events tell people (an outbox and its sender), and
+  decision reminders and expiry;
+- here: lifecycle (start, the watchdog for step timeouts, run deadlines and decision
+  deadlines, shutdown, retention) and the small reads everyone needs.
 """
 
 from __future__ import annotations
@@ -29,11 +31,13 @@ from langgraph.types import StateSnapshot
 from enigma.context import Context
 from enigma.policy import Policy as ReleasePolicy
 from enigma.runs import commands, decisions
+from enigma.runs.deadlines import check_deadlines
 from enigma.runs.decisions import ACTION_KINDS, DecisionError, UnknownRun
 from enigma.runs.execution import thread_config
 from enigma.runs.hub import EventHub, Item
 from enigma.runs.metrics import Metrics, RetryLogBridge
 from enigma.runs.models import ACTIVE, RunRecord, RunRequest
+from enigma.runs.notifying import Delivery
 from enigma.runs.scheduler import LocalScheduler, Scheduler
 from enigma.runs.store import RunStore
 
@@ -82,6 +86,7 @@ class RunManager:
         checkpointer: Any = None,
         hub: Callable[[RunManager], EventHub] | None = None,
         scheduler: Callable[[RunManager], Scheduler] | None = None,
+        delivery: Delivery | None = None,
     ):
         self.graph = graph
         self.store = store
@@ -98,6 +103,8 @@ class RunManager:
             if scheduler is not None
             else LocalScheduler(self, self.limits.max_concurrent)
         )
+        self.delivery = delivery
+        """Notifications, when channels are configured (None: nothing leaves Enigma)."""
         self._watchdog: asyncio.Task[None] | None = None
         self._policies: dict[str, Context] = {}
         self._retry_log = RetryLogBridge(self.metrics)
@@ -235,6 +242,8 @@ class RunManager:
         alone; a cluster worker takes part in the cluster either way.
         """
         await self.hub.start()
+        if self.delivery is not None:
+            self.delivery.start(self.store, self.hub)
         await self.scheduler.start(recover)
         if self._watchdog is None:
             self._watchdog = asyncio.get_running_loop().create_task(self._watch())
@@ -244,6 +253,7 @@ class RunManager:
             await asyncio.sleep(1.0)
             try:
                 self.enforce_limits()
+                await check_deadlines(self)
             except Exception:  # the watchdog must outlive anything
                 log.exception("watchdog check failed")
 
@@ -301,6 +311,8 @@ class RunManager:
         if self._watchdog is not None:
             self._watchdog.cancel()
         await self.scheduler.shutdown(timeout)
+        if self.delivery is not None:
+            await self.delivery.stop()
         await self.hub.stop()
         self.hub.close()
         logging.getLogger("enigma.integrations").removeHandler(self._retry_log)

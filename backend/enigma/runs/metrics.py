@@ -46,6 +46,12 @@ class Metrics:
             ["service"],
             registry=self.registry,
         )
+        self.notifications = Gauge(
+            "enigma_notifications",
+            "Notifications by delivery status (pending, delivered, undeliverable)",
+            ["status"],
+            registry=self.registry,
+        )
         self.events = Counter(
             "enigma_events_total", "Events appended to the log", ["type"], registry=self.registry
         )

@@ -89,6 +89,7 @@ class PgEvents(PgBase):
                     records = await self._insert(batch)
                 except BaseException as exc:  # every waiter hears it
                     for _, future in batch:
+                        self._notify.pop(id(future), None)
                         if not future.done():
                             future.set_exception(
                                 exc if isinstance(exc, Exception) else RuntimeError(str(exc))
@@ -157,7 +158,7 @@ class PgEvents(PgBase):
                             entry.key,
                             record.run_id,
                             record.id,
-                            record.type,
+                            entry.notification["type"],
                             entry.channel,
                             json.dumps(entry.notification),
                             record.at,

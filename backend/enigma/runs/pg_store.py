@@ -179,6 +179,7 @@ class PgRunStore(PgEvents, PgOutbox, RunStore):
     async def delete(self, run_id: str) -> None:
         async with self.connection() as conn, conn.transaction():
             await conn.execute("DELETE FROM enigma_events WHERE run_id=%s", (run_id,))
+            await conn.execute("DELETE FROM enigma_outbox WHERE run_id=%s", (run_id,))
             await conn.execute("DELETE FROM enigma_runs WHERE id=%s", (run_id,))
 
     async def save_policy(self, policy_hash: str, body: dict[str, Any]) -> None:

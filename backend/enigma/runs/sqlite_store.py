@@ -181,7 +181,7 @@ class SqliteRunStore(SqliteOutbox, RunStore):
                         entry.key,
                         run_id,
                         event.id,
-                        type,
+                        entry.notification["type"],
                         entry.channel,
                         json.dumps(entry.notification),
                         at,
@@ -234,6 +234,7 @@ class SqliteRunStore(SqliteOutbox, RunStore):
     async def delete(self, run_id: str) -> None:
         def remove(db: Db) -> None:
             db.execute("DELETE FROM events WHERE run_id = ?", (run_id,))
+            db.execute("DELETE FROM outbox WHERE run_id = ?", (run_id,))
             db.execute("DELETE FROM runs WHERE id = ?", (run_id,))
 
         await self._write(remove)
