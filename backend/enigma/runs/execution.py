@@ -37,9 +37,9 @@ from enigma.context import Context
 from enigma.integrations.scope import RunScope, RunStopped, bind_scope
 from enigma.policy import STEP_NAMES
 from enigma.policy import Policy as ReleasePolicy
-from enigma.runs.deadlines import stamp_deadlines
-from enigma.runs.decisions import approvals_so_far, pending_from, recorded_answers
+from enigma.runs.decisions import recorded_answers
 from enigma.runs.models import RunRecord, RunRequest
+from enigma.runs.settle import settle
 from enigma.runs.steps import StepTracker
 from enigma.runs.store import IllegalTransition, RunHandedOver, StoreUnavailable, sqlite_cause
 
@@ -49,16 +49,6 @@ if TYPE_CHECKING:
 __all__ = ["Execution", "Outage", "Runner", "outage_of", "thread_config"]
 
 log = logging.getLogger("enigma.runs")
-
-_OUTCOME_STATUS = {
-    "succeeded": "succeeded",
-    "partial": "succeeded",
-    "planned": "succeeded",
-    "cancelled": "cancelled",
-    "rejected": "cancelled",
-    "refused": "cancelled",
-    "failed": "failed",
-}
 
 
 class Outage(Exception):
@@ -207,7 +197,7 @@ class Runner:
                 await self._stream(ex, graph_input, config, context)
             if ex.scope.hard:  # stopped while its last step was finishing: still stopped
                 raise RunStopped(ex.scope.reason or "stopped")
-            return await self._settle(ex.run_id)
+            return await settle(self.m, ex.run_id)
         except (RunHandedOver, Outage):
             raise
         except GraphDrained:
@@ -307,84 +297,6 @@ class Runner:
             found = _tickets_found(namespace, chunk)
             if found is not None:  # the run is found by its tickets from now on
                 await self.m.store.update(ex.run_id, tickets=found)
-
-    async def _settle(self, run_id: str) -> bool:
-        """After the graph stopped: waiting for a human, finished, or stopped early.
-
-        Returns True when a pending decision was already answered (while the graph ran):
-        then the run goes on at once instead of waiting.
-        """
-        snapshot = await self.m.graph.aget_state(thread_config(run_id))
-        if snapshot.interrupts:
-            run = await self.m.get(run_id)
-            so_far = await approvals_so_far(self.m, run_id)
-            pending, deadline = stamp_deadlines(
-                [
-                    pending_from(i.id, {**i.value, "approved_by": so_far[i.id]})
-                    if i.id in so_far and isinstance(i.value, dict)
-                    else pending_from(i.id, i.value)
-                    for i in snapshot.interrupts
-                ],
-                run.pending,
-                time.time(),
-            )
-            await self.m.set_status(
-                run_id,
-                "waiting_for_approval",
-                reason=", ".join(p.kind for p in pending),
-                pending=pending,
-                deadline_at=deadline,
-            )
-            asked = await self._requested(run_id)
-            for p in pending:
-                # asked again after a resume (fresh stamps); a crash recovery asks nobody twice
-                if asked.get(p.interrupt_id, -1.0) < p.payload["requested_at"]:
-                    await self.m.hub.emit(
-                        run_id,
-                        "decision.requested",
-                        {"kind": p.kind, "choices": p.choices, "interrupt_id": p.interrupt_id},
-                    )
-            # read the log only after "waiting" is written (see decisions.decide)
-            answered = await recorded_answers(self.m, run_id, {p.interrupt_id for p in pending})
-            if not answered:
-                return False
-            rest = [p for p in pending if p.interrupt_id not in answered]
-            await self.m.set_status(run_id, "queued", reason="answered meanwhile", pending=rest)
-            await self.m.set_status(run_id, "running", reason="executing")
-            return True
-        values = snapshot.values
-        outcome = values.get("outcome")
-        if snapshot.next or outcome not in _OUTCOME_STATUS:
-            await self.m.set_status(
-                run_id,
-                "failed",
-                reason="stopped",
-                error="the run stopped before it finished; resume to continue",
-            )
-            return False
-        reason = values.get("outcome_reason") or outcome
-        await self.m.set_status(
-            run_id,
-            _OUTCOME_STATUS[outcome],
-            reason=reason,
-            outcome=outcome,
-            finished_at=time.time(),
-            pending=[],
-            current_step=values.get("current_step"),
-            error=values.get("outcome_reason") if outcome == "failed" else None,
-            detail=values.get("outcome_detail") or {},
-        )
-        await self.m.hub.emit(
-            run_id,
-            "run.finished",
-            {"outcome": outcome, "reason": reason, "detail": values.get("outcome_detail") or {}},
-        )
-        return False
-
-    async def _requested(self, run_id: str) -> dict[str, float]:
-        """When each interrupt's `decision.requested` was last written to the log."""
-        events = await self.m.store.events(run_id, limit=1_000_000, types={"decision.requested"})
-        return {str(e.data.get("interrupt_id")): e.at for e in events}
 
 
 def _tickets_found(namespace: tuple[str, ...], chunk: dict[str, Any]) -> list[str] | None:
