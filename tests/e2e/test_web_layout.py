@@ -287,6 +287,32 @@ def test_outcomes_in_words(page: Any, server: Server) -> None:
         "Plan rejected by bob at T: not this week",
         "Released 2.4.0 in part: 3 repositories",
     ]
+    # Operations done by hand are named with who did them and their note.
+    by_hand = page.evaluate(
+        """async () => {
+            const { outcomeCard } = await import('/ui/views/outcome.js');
+            const card = outcomeCard({ outcome: 'partial', fix_version: '2.3.1', detail: {
+                reason: 'Released 2.3.1 in part', tickets_done: ['ENG-120'],
+                done_by_hand: [{ operation: 'release the ENG version 2.3.1', by: 'tester',
+                    note: 'released in Jira by hand' }] } });
+            return card.querySelector('[data-done-by-hand] li').textContent;
+        }"""
+    )
+    assert by_hand == "release the ENG version 2.3.1 — by tester: “released in Jira by hand”"
+
+
+def test_starting_a_live_version_links_to_its_run(
+    page: Any, server: Server, waiting_run: str
+) -> None:
+    sign_in(page, server)
+    page.goto(f"{server.url}/ui/#/new")
+    page.get_by_label("Fix version").fill("2.4.0")
+    page.get_by_role("button", name="Start run").click()
+    refusal = page.locator(".new-run .form-error")
+    expect(refusal).to_contain_text(f"run {waiting_run} is already releasing 2.4.0")
+    refusal.locator(f'a[data-live-run="{waiting_run}"]').click()
+    expect(page).to_have_url(re.compile(f"#/runs/{waiting_run}$"))
+    expect(page.locator('[data-decision="plan_approval"]')).to_be_visible(timeout=60_000)
 
 
 def test_runs_list_filters_by_version_and_search(

@@ -177,7 +177,12 @@ function describe(type, e) {
   if (type === "run.status") return `${String(d.from).replaceAll("_", " ")} → ${String(d.to).replaceAll("_", " ")}${d.reason ? ` (${d.reason})` : ""}`;
   if (type === "run.finished") return `finished: ${d.outcome}${d.reason ? ` — ${d.reason}` : ""}`;
   if (type === "decision.requested") return `waiting for ${String(d.kind).replaceAll("_", " ")}: ${(d.choices || []).join(" / ")}`;
-  if (type === "decision.made") return `${e.actor} chose ${d.action}${d.comment ? ` — “${d.comment}”` : ""}`;
+  if (type === "decision.made") {
+    const count = d.partial ? ` (${(d.approvers || []).length} of ${d.required} approvals)` : "";
+    return `${e.actor} chose ${d.action}${count}${d.comment ? ` — “${d.comment}”` : ""}`;
+  }
+  if (type === "run.blocked") return `waiting: ${d.cause || e.cause || "a dependency is unavailable"}`;
+  if (type === "run.unblocked") return "no longer waiting for a dependency";
   if (type.startsWith("step.")) {
     const what = `${stepName(e.step || "")}${e.repo ? ` [${e.repo}]` : ""}`;
     if (type === "step.started") return `${what} started${d.attempt > 1 ? ` (attempt ${d.attempt})` : ""}`;
@@ -190,7 +195,9 @@ function describe(type, e) {
 
 /** A log entry for one streamed event. */
 export function logEntry(type, e) {
-  const level = type === "step.failed" || (type === "run.finished" && e.data?.outcome !== "succeeded") ? "bad"
+  const ended = type === "run.finished" ? e.data?.outcome : null;
+  const level = type === "step.failed" || ended === "failed" || ended === "refused" ? "bad"
+    : type === "run.blocked" ? "ask" : ended === "succeeded" || ended === "partial" ? "ok"
     : type.startsWith("decision.") || type === "step.waiting" ? "ask" : type === "step.finished" ? "ok" : "";
   return h("li", { class: `log-${level}`, "data-event": type, "data-id": e.id },
     h("time", { class: "mono small muted" }, e.at ? clock(e.at) : ""),
