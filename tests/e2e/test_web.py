@@ -37,6 +37,13 @@ def node(page: Any, node_id: str) -> Any:
     return page.locator(f'svg.graph [data-node="{node_id}"]')
 
 
+def on_a_phone_nothing_scrolls_sideways(page: Any, what: str) -> None:
+    """At 390 px the page is no wider than the window; back to 1440 px after."""
+    page.set_viewport_size(PHONE)
+    assert overflow(page) == 0, f"{what} scrolls sideways on a phone"
+    page.set_viewport_size(LAPTOP)
+
+
 def test_release_from_form_to_partial(page: Any, server: Server, artifacts: Path) -> None:
     sign_in(page, server, "t-alice", artifacts)
     page.get_by_role("link", name="New run").click()
@@ -129,6 +136,8 @@ def test_release_from_form_to_partial(page: Any, server: Server, artifacts: Path
     merge_row = card.locator(f'tr[data-merge="{CONFLICTING}"]')
     expect(merge_row).to_have_attribute("data-outcome", "conflict")
     expect(merge_row).to_have_class(re.compile("row-conflict"))
+    assert axe_violations(page) == [], "conflict with the live legs"
+    on_a_phone_nothing_scrolls_sideways(page, "the conflict")
     shoot(page, artifacts, "release-04-conflict")
     conflict.locator('button[data-action="skip"]').click()
 
@@ -178,6 +187,8 @@ def test_release_from_form_to_partial(page: Any, server: Server, artifacts: Path
     hrefs = [links.nth(i).get_attribute("href") for i in range(3)]
     assert all(re.search(r"/github/acme/[\w-]+/pull/1$", h or "") for h in hrefs), hrefs
     assert all(links.nth(i).get_attribute("target") == "_blank" for i in range(3))
+    assert axe_violations(page) == [], "partial release"
+    on_a_phone_nothing_scrolls_sideways(page, "the partial release")
     shoot(page, artifacts, "release-06-partial")
 
     # The links work: each pull request page answers, and opens from the page in a new tab.
@@ -313,9 +324,7 @@ def test_release_approval_after_a_skipped_repository_then_rejected(
         "data-outcome", "not_shipped"
     )
     assert axe_violations(page) == [], "release approval"
-    page.set_viewport_size(PHONE)
-    assert overflow(page) == 0, "the release approval scrolls sideways on a phone"
-    page.set_viewport_size(LAPTOP)
+    on_a_phone_nothing_scrolls_sideways(page, "the release approval")
     shoot(page, artifacts, "skip-02-release-approval")
 
     # Rejected: by whom, when and why, on the page and in the list.
@@ -329,17 +338,14 @@ def test_release_approval_after_a_skipped_repository_then_rejected(
         "data-fate", "not_shipped"
     )
     assert axe_violations(page) == [], "rejected run"
-    page.set_viewport_size(PHONE)
-    assert overflow(page) == 0, "the rejected run scrolls sideways on a phone"
-    page.set_viewport_size(LAPTOP)
+    on_a_phone_nothing_scrolls_sideways(page, "the rejected run")
     shoot(page, artifacts, "skip-03-rejected")
     page.get_by_role("link", name="← Runs").click()
     row = page.locator(f'tr[data-run="{run_id}"]')
     expect(row.locator('[data-status="rejected"]')).to_be_visible()
     expect(row.locator("[data-outcome-text]")).to_contain_text("Release rejected by alice at")
-    page.set_viewport_size(PHONE)
-    assert overflow(page) == 0, "the runs list with outcomes scrolls sideways on a phone"
-    page.set_viewport_size(LAPTOP)
+    assert axe_violations(page) == [], "runs list with outcomes"
+    on_a_phone_nothing_scrolls_sideways(page, "the runs list with outcomes")
     shoot(page, artifacts, "skip-04-runs-list")
 
 

@@ -45,8 +45,12 @@ function conflictBody(p, state) {
   };
 }
 
+// Whether retrying can help: the payload says so (`retry_helps`); older ones only `transient`.
+const retryHelps = (p) => (typeof p.payload.retry_helps === "boolean" ? p.payload.retry_helps : Boolean(p.payload.error?.transient));
+
 function errorBody(p, run) {
   const err = p.payload.error || {};
+  const helps = retryHelps(p);
   const where = err.repo ? ` in ${err.repo}` : "";
   const tried = err.attempt ? `tried ${err.attempt} time${err.attempt === 1 ? "" : "s"}` : null;
   return {
@@ -54,7 +58,8 @@ function errorBody(p, run) {
     intro: [
       h("p", { class: "error-text" }, err.message || run.error || "The step failed."),
       h("p", { class: "muted small" }, [err.kind || "Error", tried].filter(Boolean).join(" · ")),
-      err.transient
+      err.operation ? h("p", { "data-operation": "" }, h("strong", {}, "Operation: "), err.operation) : null,
+      helps
         ? h("p", { "data-transient": "true" }, "This looks temporary (a timeout, a rate limit or a service briefly down): retrying is likely to work.")
         : h("p", { class: "notice", "data-transient": "false" }, h("strong", {}, "Retrying will not fix this. "),
           `${err.kind || "This error"} is not a temporary failure: fix its cause first, or skip or abort.`),
@@ -73,16 +78,20 @@ function body(p, run, state) {
 function offered(p) {
   const list = (ACTIONS[p.kind] || []).filter((a) => p.choices.includes(a.choice));
   const err = p.kind === "error" ? p.payload.error || {} : null;
+  const helps = err ? retryHelps(p) : false;
   const out = list.map((a) => {
     let style = { approve: "primary", skip: "primary", retry: "primary", reject: "danger", abort: "danger", amend: "" }[a.action];
     let does = a.does;
+    let label = a.label;
     if (err?.repo && REPO_ERROR[a.action]) does = REPO_ERROR[a.action](err.repo);
-    if (err && a.action === "skip" && err.transient) style = "";
-    if (err && a.action === "retry" && !err.transient) [style, does] = ["", "run the step again, once its cause is fixed."];
-    return { ...a, style, does };
+    // At finalize, skipping an operation means someone did it by hand: the comment says how.
+    if (err?.operation && a.action === "skip") [label, does] = ["Done by hand", `record “${err.operation}” as done by hand (the comment is kept as its note); finalize goes on.`];
+    if (err && a.action === "skip" && helps) style = "";
+    if (err && a.action === "retry" && !helps) [style, does] = ["", "run the step again, once its cause is fixed."];
+    return { ...a, label, style, does };
   });
   // A permanent error: the choices that help come first, Retry last.
-  if (err && !err.transient) out.sort((a, b) => Number(a.action === "retry") - Number(b.action === "retry"));
+  if (err && !helps) out.sort((a, b) => Number(a.action === "retry") - Number(b.action === "retry"));
   return out;
 }
 

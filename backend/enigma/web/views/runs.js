@@ -168,7 +168,7 @@ export function runsView(root, ctx, params) {
     events = stream("/api/events", {
       after,
       onEvent: (type, e) => {
-        if (noteService(type, e)) refresh();
+        if (noteService(type, e) && type !== "service.degraded") refresh();
         if (type.startsWith("run.") || type.startsWith("decision.") || type === "step.started") refresh();
       },
       onState: (state) => {
