@@ -349,6 +349,40 @@ def test_release_approval_after_a_skipped_repository_then_rejected(
     shoot(page, artifacts, "skip-04-runs-list")
 
 
+def test_a_finalize_operation_done_by_hand(page: Any, server: Server, artifacts: Path) -> None:
+    # Jira refuses to release the version: someone does it by hand and says so.
+    server.fault(kind="error", route="/rest/api/2/version/", methods=["PUT"], status=404)
+    try:
+        with server.client("t-alice") as alice:
+            body = {"fix_version": "2.3.1", "release_type": "hotfix", "repositories": ["web-app"]}
+            started = alice.post("/api/runs", json=body)
+            assert started.status_code == 201, started.text
+            run_id = started.json()["id"]
+        sign_in(page, server, "t-alice")
+        page.goto(f"{server.url}/ui/#/runs/{run_id}")
+        page.locator('[data-decision="plan_approval"] button[data-action="approve"]').click()
+        release = page.locator('[data-decision="release_approval"]')
+        release.locator('button[data-action="approve"]').click(timeout=60_000)
+        error = page.locator('[data-decision="error"]')
+        expect(error.locator("[data-operation]")).to_have_text(
+            "Operation: release the ENG version 2.3.1", timeout=60_000
+        )
+        done = error.locator('button[data-action="skip"]')
+        expect(done).to_have_text("Done by hand")
+        shoot(page, artifacts, "by-hand-01-finalize-error")
+        server.fault()
+        error.get_by_label("Comment").fill("released in Jira by hand")
+        done.click()
+    finally:
+        server.fault()
+    outcome = page.locator('[data-banner="partial"]')
+    expect(outcome.locator("[data-done-by-hand] li")).to_have_text(
+        "release the ENG version 2.3.1 — by alice: “released in Jira by hand”", timeout=60_000
+    )
+    expect(page.locator('#run-status [data-status="partial"]')).to_have_text("released in part")
+    shoot(page, artifacts, "by-hand-02-partial")
+
+
 def test_release_notes_html_is_sanitized(page: Any, server: Server) -> None:
     page.goto(f"{server.url}/ui/")
     cleaned = page.evaluate(

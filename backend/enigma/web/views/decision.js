@@ -48,9 +48,19 @@ function conflictBody(p, state) {
 // Whether retrying can help: the payload says so (`retry_helps`); older ones only `transient`.
 const retryHelps = (p) => (typeof p.payload.retry_helps === "boolean" ? p.payload.retry_helps : Boolean(p.payload.error?.transient));
 
-function errorBody(p, run) {
+// A finalize error names its operation by key ("version:2.3.1"); the words are in the state
+// once finalize has recorded it, else at the head of the message ("release the ENG version
+// 2.3.1 failed: …").
+const operationOf = (p, state) => {
+  const err = p.payload.error || {};
+  if (!err.operation) return null;
+  return state.finalized?.operations?.[err.operation]?.op || /^(.+?) failed: /.exec(err.message || "")?.[1] || err.operation;
+};
+
+function errorBody(p, run, state) {
   const err = p.payload.error || {};
   const helps = retryHelps(p);
+  const operation = operationOf(p, state);
   const where = err.repo ? ` in ${err.repo}` : "";
   const tried = err.attempt ? `tried ${err.attempt} time${err.attempt === 1 ? "" : "s"}` : null;
   return {
@@ -58,7 +68,7 @@ function errorBody(p, run) {
     intro: [
       h("p", { class: "error-text" }, err.message || run.error || "The step failed."),
       h("p", { class: "muted small" }, [err.kind || "Error", tried].filter(Boolean).join(" · ")),
-      err.operation ? h("p", { "data-operation": "" }, h("strong", {}, "Operation: "), err.operation) : null,
+      operation ? h("p", { "data-operation": err.operation }, h("strong", {}, "Operation: "), operation) : null,
       helps
         ? h("p", { "data-transient": "true" }, "This looks temporary (a timeout, a rate limit or a service briefly down): retrying is likely to work.")
         : h("p", { class: "notice", "data-transient": "false" }, h("strong", {}, "Retrying will not fix this. "),
@@ -71,11 +81,11 @@ function body(p, run, state) {
   if (p.kind === "plan_approval") return { title: PENDING.plan_approval.title, intro: [planSummary(p.payload.plan)] };
   if (p.kind === "release_approval") return releaseBody(p, run);
   if (p.kind === "conflict") return conflictBody(p, state);
-  return errorBody(p, run);
+  return errorBody(p, run, state);
 }
 
 /** The choices this decision offers, in the order and style its situation calls for. */
-function offered(p) {
+function offered(p, state) {
   const list = (ACTIONS[p.kind] || []).filter((a) => p.choices.includes(a.choice));
   const err = p.kind === "error" ? p.payload.error || {} : null;
   const helps = err ? retryHelps(p) : false;
@@ -85,7 +95,7 @@ function offered(p) {
     let label = a.label;
     if (err?.repo && REPO_ERROR[a.action]) does = REPO_ERROR[a.action](err.repo);
     // At finalize, skipping an operation means someone did it by hand: the comment says how.
-    if (err?.operation && a.action === "skip") [label, does] = ["Done by hand", `record “${err.operation}” as done by hand (the comment is kept as its note); finalize goes on.`];
+    if (err?.operation && a.action === "skip") [label, does] = ["Done by hand", `record “${operationOf(p, state)}” as done by hand (the comment is kept as its note); finalize goes on.`];
     if (err && a.action === "skip" && helps) style = "";
     if (err && a.action === "retry" && !helps) [style, does] = ["", "run the step again, once its cause is fixed."];
     return { ...a, label, style, does };
@@ -130,7 +140,7 @@ function standing(p, run, ctx, choices, mine) {
 
 /** One pending decision as a panel with the controls the reader may use. */
 export function decisionPanel(p, run, state, ctx, onDecided) {
-  const choices = offered(p);
+  const choices = offered(p, state);
   const mine = choices.filter((a) => mayAnswer(p, ctx.config.roles, a.action));
   const canAmend = mine.some((a) => a.action === "amend");
   const id = p.interrupt_id;
