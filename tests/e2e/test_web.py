@@ -1,4 +1,4 @@
-"""The web page in a real browser: a release from the form to "succeeded", and a viewer.
+"""The web page in a real browser: releases from the form to their outcome, and a viewer.
 
 Each step of the release is photographed at 1440 px and at 390 px (tests/artifacts/).
 """
@@ -13,7 +13,7 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import Server, shoot
+from tests.e2e.conftest import LAPTOP, PHONE, Server, axe_violations, overflow, shoot
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -37,7 +37,14 @@ def node(page: Any, node_id: str) -> Any:
     return page.locator(f'svg.graph [data-node="{node_id}"]')
 
 
-def test_release_from_form_to_succeeded(page: Any, server: Server, artifacts: Path) -> None:
+def on_a_phone_nothing_scrolls_sideways(page: Any, what: str) -> None:
+    """At 390 px the page is no wider than the window; back to 1440 px after."""
+    page.set_viewport_size(PHONE)
+    assert overflow(page) == 0, f"{what} scrolls sideways on a phone"
+    page.set_viewport_size(LAPTOP)
+
+
+def test_release_from_form_to_partial(page: Any, server: Server, artifacts: Path) -> None:
     sign_in(page, server, "t-alice", artifacts)
     page.get_by_role("link", name="New run").click()
 
@@ -92,36 +99,83 @@ def test_release_from_form_to_succeeded(page: Any, server: Server, artifacts: Pa
     expect(conflict).to_be_visible(timeout=60_000)
     expect(conflict).to_contain_text(CONFLICTING)
     expect(conflict).to_contain_text("config/limits.toml")
-    # It names the branch it collides with (the plan's prediction, until the payload says).
+    # It names the branch it collides with, and how to compare them.
     expect(conflict.locator("h2")).to_be_focused()
-    expect(conflict.locator("[data-conflicts-with]")).to_contain_text(CONFLICTS_WITH)
-    expect(conflict.locator('button[data-action="reject"]')).to_have_text("Abort the release")
+    expect(conflict.locator("[data-conflicts-with]")).to_contain_text(
+        f"It conflicts with {CONFLICTS_WITH}."
+    )
+    expect(conflict.locator("a[data-compare]")).to_have_attribute(
+        "href", re.compile(r"/github/acme/payments-api/compare/release%2F2\.4\.0\.\.\.")
+    )
+    # The live truth while it waits: the release branch exists, the clean branches merged.
+    expect(conflict.locator('[data-release-branch="exists"]')).to_have_text("release/2.4.0")
+    expect(conflict.locator("[data-merged]")).to_have_count(3)
+    expect(conflict.locator(f'[data-merged="{CONFLICTS_WITH}"]')).to_contain_text("ENG-105")
+    card = page.locator('.repo[data-repo="payments-api"]')
+    expect(card).to_contain_text("release/2.4.0 from develop @")
+    expect(card.locator("[data-leg-now]")).to_have_text("now: decide conflict")
+    for branch in ("feature/ENG-101-refunds", "feature/ENG-102-currency-rounding", CONFLICTS_WITH):
+        expect(card.locator(f'tr[data-merge="{branch}"]')).to_have_attribute(
+            "data-outcome", "merged"
+        )
+    expect(page.locator('#tickets tr[data-ticket="ENG-101"]')).to_have_attribute(
+        "data-fate", "merged"
+    )
+    expect(conflict.locator('button[data-action="abort"]')).to_have_text("Abort the release")
     expect(conflict.locator(".what-to-do")).to_contain_text("then the run ends failed")
     # While it waits, the header says what for, not the step that ran last.
     expect(page.locator("#run-status")).to_have_text("conflict to decide")
-    expect(page.locator("#run-waiting")).to_contain_text("conflict in payments-api")
+    expect(page.locator("#run-waiting")).to_have_text(
+        "waiting on conflict in payments-api (feature/ENG-106-burst-limiter)"
+    )
     expect(page.locator("#run-at")).to_have_count(0)
+    expect(page.locator("#run-head")).not_to_contain_text("wait for checks")
     expect(page.locator("#announce")).to_have_text(
         "Decision needed: Merge conflict in payments-api"
     )
-    merge_row = page.locator(f'.repo[data-repo="payments-api"] tr[data-merge="{CONFLICTING}"]')
+    merge_row = card.locator(f'tr[data-merge="{CONFLICTING}"]')
     expect(merge_row).to_have_attribute("data-outcome", "conflict")
     expect(merge_row).to_have_class(re.compile("row-conflict"))
+    assert axe_violations(page) == [], "conflict with the live legs"
+    on_a_phone_nothing_scrolls_sideways(page, "the conflict")
     shoot(page, artifacts, "release-04-conflict")
     conflict.locator('button[data-action="skip"]').click()
 
+    # The release approval lists what approving does: three merges, and ENG-106 left out.
     release = page.locator('[data-decision="release_approval"]')
     expect(release).to_be_visible(timeout=60_000)
-    expect(release).to_contain_text("Left out of this release")
+    expect(release.locator("[data-will-merge] li")).to_have_count(3)
+    expect(release.locator("[data-will-tag]")).to_contain_text("v2.4.0 on payments-api")
+    expect(release.locator("[data-will-tickets]")).to_contain_text("ENG-101 In Review → Done")
+    expect(release.locator("[data-left-out]")).to_contain_text(CONFLICTING)
+    expect(release.locator("[data-not-shipped]")).to_contain_text("ENG-106")
     expect(page.locator("#run-status")).to_have_text("waiting for release approval")
     shoot(page, artifacts, "release-05-release-approval")
     release.locator('button[data-action="approve"]').click()
 
-    expect(page.locator('#run-status [data-status="succeeded"]')).to_be_visible(timeout=60_000)
+    # Released in part, and the page says what was left out and what did not ship.
+    expect(page.locator('#run-status [data-status="partial"]')).to_have_text(
+        "released in part", timeout=60_000
+    )
+    outcome = page.locator('[data-banner="partial"]')
+    expect(outcome.locator("#outcome-text")).to_contain_text("Released 2.4.0 in part")
+    expect(outcome.locator("[data-left-out]")).to_contain_text(
+        f"{CONFLICTING} — merge conflict in config/limits.toml"
+    )
+    expect(outcome.locator("[data-not-shipped]")).to_contain_text("ENG-106")
     expect(node(page, "__end__")).to_have_attribute("data-status", "done")
     assert page.evaluate("window.__sameDocument") is True, "the page reloaded"
     expect(page.locator('#event-log li[data-event="run.finished"]')).to_have_count(1)
-    expect(page.locator('.repo[data-repo="payments-api"]')).to_contain_text("skipped")
+    expect(card.locator(f'tr[data-merge="{CONFLICTING}"]')).to_have_attribute(
+        "data-outcome", "skipped"
+    )
+    # A skipped ticket never shows as merged; the shipped ones read back Done from Jira.
+    skipped = page.locator('#tickets tr[data-ticket="ENG-106"]')
+    expect(skipped).to_have_attribute("data-fate", "skipped")
+    expect(skipped).not_to_contain_text("merged")
+    shipped = page.locator('#tickets tr[data-ticket="ENG-101"]')
+    expect(shipped).to_have_attribute("data-fate", "released")
+    expect(shipped.locator('td[data-label="Jira status"]')).to_have_text("Done")
     expect(page.locator('#notes-body a[href*="/jira/browse/ENG-101"]')).to_have_count(1)
     expect(page.locator("#notes-body script, #notes-body [onclick]")).to_have_count(0)
     expect(page.locator("[data-decision]")).to_have_count(0)
@@ -133,7 +187,9 @@ def test_release_from_form_to_succeeded(page: Any, server: Server, artifacts: Pa
     hrefs = [links.nth(i).get_attribute("href") for i in range(3)]
     assert all(re.search(r"/github/acme/[\w-]+/pull/1$", h or "") for h in hrefs), hrefs
     assert all(links.nth(i).get_attribute("target") == "_blank" for i in range(3))
-    shoot(page, artifacts, "release-06-succeeded")
+    assert axe_violations(page) == [], "partial release"
+    on_a_phone_nothing_scrolls_sideways(page, "the partial release")
+    shoot(page, artifacts, "release-06-partial")
 
     # The links work: each pull request page answers, and opens from the page in a new tab.
     statuses = {href: httpx.get(href, timeout=10).status_code for href in hrefs if href}
@@ -148,7 +204,8 @@ def test_release_from_form_to_succeeded(page: Any, server: Server, artifacts: Pa
 
     page.get_by_role("link", name="← Runs").click()
     row = page.locator("table.runs tbody tr").first
-    expect(row).to_contain_text("succeeded")
+    expect(row.locator('[data-status="partial"]')).to_have_text("released in part")
+    expect(row.locator("[data-outcome-text]")).to_contain_text("Released 2.4.0 in part")
     expect(row).to_contain_text("alice")
     expect(row.locator("[data-duration]")).to_have_text(re.compile(r"^(\d+m )?\d+s$"))
     shoot(page, artifacts, "release-07-runs-list")
@@ -205,6 +262,125 @@ def test_viewer_sees_no_controls_and_cannot_start(
             alice.post(f"/api/runs/{run_id}/cancel")
     with server.client("t-alice") as alice:
         assert alice.get(f"/api/runs/{run_id}").json()["status"] == "cancelled"
+
+
+def test_release_approval_after_a_skipped_repository_then_rejected(
+    page: Any, server: Server, artifacts: Path
+) -> None:
+    # 2.5.0: ENG-131's branch breaks notifications' CI; the release manager skips it.
+    with server.client("t-alice") as alice:
+        body = {"fix_version": "2.5.0", "repositories": ["payments-api", "notifications"]}
+        started = alice.post("/api/runs", json=body)
+        assert started.status_code == 201, started.text
+        run_id = started.json()["id"]
+    sign_in(page, server, "t-alice")
+    page.goto(f"{server.url}/ui/#/runs/{run_id}")
+    page.locator('[data-decision="plan_approval"] button[data-action="approve"]').click()
+
+    # The red check is a link on notifications' card, next to its pull request.
+    error = page.locator('[data-decision="error"]')
+    expect(error).to_be_visible(timeout=60_000)
+    expect(error).to_contain_text("enigma-ci=failure")
+    card = page.locator('.repo[data-repo="notifications"]')
+    expect(card.locator('a[data-pr="notifications"]')).to_have_attribute(
+        "href", re.compile(r"/github/acme/notifications/pull/\d+$")
+    )
+    expect(card.locator('[data-red-checks] a[data-red-check="enigma-ci"]')).to_have_attribute(
+        "href", re.compile(r"/github/acme/notifications/runs/\d+$")
+    )
+    expect(card.locator("[data-leg-now]")).to_have_text("now: handle repo error")
+    expect(page.locator("#run-waiting")).to_have_text("waiting on failed checks in notifications")
+    expect(page.locator("#announce")).to_have_text(
+        "Decision needed: Checks failed in notifications"
+    )
+    shoot(page, artifacts, "skip-01-red-check")
+    error.get_by_label("Comment").fill("CI is red, next release")
+    error.locator('button[data-action="skip"]').click()
+
+    # Approving merges payments-api alone; notifications is listed as left out, with why.
+    release = page.locator('[data-decision="release_approval"]')
+    expect(release).to_be_visible(timeout=60_000)
+    merges = release.locator("[data-will-merge] li")
+    expect(merges).to_have_count(1)
+    expect(merges).to_have_text(
+        re.compile(r"^payments-api — pull request #\d+ into main \(merge\)$")
+    )
+    expect(release.locator('[data-will-merge] a[data-pr="notifications"]')).to_have_count(0)
+    expect(release.locator("[data-will-tag] li")).to_have_count(1)
+    expect(release.locator("[data-will-tickets]")).to_contain_text("ENG-130 To Do → Done")
+    expect(release.locator("[data-will-version]")).to_contain_text(
+        "Version 2.5.0 is marked released"
+    )
+    left = release.locator('[data-left-out] li[data-left-repo="notifications"]')
+    expect(left).to_contain_text("enigma-ci=failure")
+    expect(release.locator("[data-not-shipped]")).to_contain_text("ENG-131")
+    expect(release).not_to_contain_text("Approving merges the pull requests below")
+    # ENG-131 merged into notifications' release branch, but that does not ship.
+    expect(card.locator("[data-repo-left-out]")).to_contain_text("Left out of this release")
+    expect(page.locator('#tickets tr[data-ticket="ENG-131"]')).to_have_attribute(
+        "data-fate", "not_shipped"
+    )
+    expect(card.locator('tr[data-merge="feature/ENG-131-digest-emails"]')).to_have_attribute(
+        "data-outcome", "not_shipped"
+    )
+    assert axe_violations(page) == [], "release approval"
+    on_a_phone_nothing_scrolls_sideways(page, "the release approval")
+    shoot(page, artifacts, "skip-02-release-approval")
+
+    # Rejected: by whom, when and why, on the page and in the list.
+    release.get_by_label("Comment").fill("not this week")
+    release.locator('button[data-action="reject"]').click()
+    outcome = page.locator('[data-banner="rejected"] #outcome-text')
+    expect(outcome).to_contain_text("Release rejected by alice at", timeout=60_000)
+    expect(outcome).to_contain_text(": not this week")
+    expect(page.locator('#run-status [data-status="rejected"]')).to_have_text("rejected")
+    expect(page.locator('#tickets tr[data-ticket="ENG-130"]')).to_have_attribute(
+        "data-fate", "not_shipped"
+    )
+    assert axe_violations(page) == [], "rejected run"
+    on_a_phone_nothing_scrolls_sideways(page, "the rejected run")
+    shoot(page, artifacts, "skip-03-rejected")
+    page.get_by_role("link", name="← Runs").click()
+    row = page.locator(f'tr[data-run="{run_id}"]')
+    expect(row.locator('[data-status="rejected"]')).to_be_visible()
+    expect(row.locator("[data-outcome-text]")).to_contain_text("Release rejected by alice at")
+    assert axe_violations(page) == [], "runs list with outcomes"
+    on_a_phone_nothing_scrolls_sideways(page, "the runs list with outcomes")
+    shoot(page, artifacts, "skip-04-runs-list")
+
+
+def test_a_finalize_operation_done_by_hand(page: Any, server: Server, artifacts: Path) -> None:
+    # Jira refuses to release the version: someone does it by hand and says so.
+    server.fault(kind="error", route="/rest/api/2/version/", methods=["PUT"], status=404)
+    try:
+        with server.client("t-alice") as alice:
+            body = {"fix_version": "2.3.1", "release_type": "hotfix", "repositories": ["web-app"]}
+            started = alice.post("/api/runs", json=body)
+            assert started.status_code == 201, started.text
+            run_id = started.json()["id"]
+        sign_in(page, server, "t-alice")
+        page.goto(f"{server.url}/ui/#/runs/{run_id}")
+        page.locator('[data-decision="plan_approval"] button[data-action="approve"]').click()
+        release = page.locator('[data-decision="release_approval"]')
+        release.locator('button[data-action="approve"]').click(timeout=60_000)
+        error = page.locator('[data-decision="error"]')
+        expect(error.locator("[data-operation]")).to_have_text(
+            "Operation: release the ENG version 2.3.1", timeout=60_000
+        )
+        done = error.locator('button[data-action="skip"]')
+        expect(done).to_have_text("Done by hand")
+        shoot(page, artifacts, "by-hand-01-finalize-error")
+        server.fault()
+        error.get_by_label("Comment").fill("released in Jira by hand")
+        done.click()
+    finally:
+        server.fault()
+    outcome = page.locator('[data-banner="partial"]')
+    expect(outcome.locator("[data-done-by-hand] li")).to_have_text(
+        "release the ENG version 2.3.1 — by alice: “released in Jira by hand”", timeout=60_000
+    )
+    expect(page.locator('#run-status [data-status="partial"]')).to_have_text("released in part")
+    shoot(page, artifacts, "by-hand-02-partial")
 
 
 def test_release_notes_html_is_sanitized(page: Any, server: Server) -> None:

@@ -179,6 +179,142 @@ def test_panels_use_what_the_payload_says(page: Any, server: Server, waiting_run
     expect(error.locator("button[data-action]").first).to_have_class("btn primary")
 
 
+def test_plan_extras_a_blocked_run_and_a_degraded_service(
+    page: Any, server: Server, waiting_run: str, artifacts: Path
+) -> None:
+    # The run as a run manager sends it while GitHub is down, with a plan made under a policy
+    # with waves, and a repository released already; the stream says the store is down.
+    cause = "github unreachable (connection refused by 127.0.0.1:9)"
+    recovered = {"now": False}
+
+    def doctored_run(route: Any) -> None:
+        response = route.fetch()
+        run = response.json()
+        run["blocked"] = cause
+        plan = run["pending"][0]["payload"]["plan"]
+        plan["waves"] = [["lib"], ["service", "payments-api"], ["web-app"]]
+        plan["already_released"] = ["lib"]
+        for repo in plan["repositories"]:
+            if repo["repo"] == "lib":
+                repo["existing"] = {
+                    "tag": "v2.4.0",
+                    "release": "https://github.example/acme/lib/releases/tag/v2.4.0",
+                    "pull_request": {
+                        "number": 7,
+                        "url": "https://github.example/acme/lib/pull/7",
+                        "merged": True,
+                    },
+                }
+        plan["excluded_tickets"] = [{"key": "ENG-140", "reason": "its fix version is 2.5.0"}]
+        plan["flags"] = ["ENG-141 has no summary"]
+        route.fulfill(response=response, json=run)
+
+    def doctored_list(route: Any) -> None:
+        response = route.fetch()
+        data = response.json()
+        for run in data["runs"]:
+            if run["id"] == waiting_run:
+                run["blocked"] = cause
+        route.fulfill(response=response, json=data)
+
+    def stream(route: Any) -> None:
+        word = "service.recovered" if recovered["now"] else "service.degraded"
+        data = "{}" if recovered["now"] else '{"cause": "database unavailable"}'
+        route.fulfill(
+            status=200,
+            headers={"Content-Type": "text/event-stream"},
+            body=f"event: {word}\ndata: {data}\n\n",
+        )
+
+    page.route(f"**/api/runs/{waiting_run}", doctored_run)
+    page.route("**/api/runs?*", doctored_list)
+    sign_in(page, server)
+    row = page.locator(f'tr[data-run="{waiting_run}"]')
+    expect(row.locator("[data-blocked]")).to_contain_text("waiting: github unreachable")
+    expect(row.locator("[data-blocked]")).to_have_attribute("title", cause)
+
+    page.route(f"**/api/runs/{waiting_run}/events", stream)
+    page.goto(f"{server.url}/ui/#/runs/{waiting_run}")
+    expect(page.locator('[data-banner="blocked"]')).to_contain_text(f"Waiting: {cause}")
+    expect(page.locator('[data-banner="degraded"]')).to_contain_text(
+        "Enigma is degraded: database unavailable"
+    )
+    plan = page.locator('[data-decision="plan_approval"]')
+    waves = plan.locator("[data-waves] li")
+    expect(waves).to_have_text(["lib", "service, payments-api", "web-app"])
+    released = plan.locator("[data-already-released]")
+    expect(released).to_contain_text("lib Already there: tag v2.4.0, release page")
+    expect(released.locator('a[href$="/pull/7"]')).to_have_text("pull request #7")
+    expect(plan.locator("[data-excluded-tickets]")).to_contain_text(
+        "ENG-140 — its fix version is 2.5.0"
+    )
+    expect(plan.locator("[data-flags]")).to_contain_text("ENG-141 has no summary")
+    policy_hash = plan.locator("[data-policy-hash]")
+    expect(policy_hash).to_contain_text("policy ")
+    assert axe_violations(page) == [], "plan extras, blocked and degraded"
+    page.set_viewport_size(PHONE)
+    assert overflow(page) == 0, "plan extras, blocked and degraded scroll sideways on a phone"
+    page.set_viewport_size({"width": 1440, "height": 900})
+    shoot(page, artifacts, "blocked-degraded-plan-extras")
+
+    recovered["now"] = True
+    expect(page.locator('[data-banner="degraded"]')).to_have_count(0, timeout=30_000)
+
+
+def test_outcomes_in_words(page: Any, server: Server) -> None:
+    # The endings as the API describes them (shapes taken from real runs).
+    page.goto(f"{server.url}/ui/")
+    said = page.evaluate(
+        r"""async () => {
+            const { outcomeSentence } = await import('/ui/views/outcome.js');
+            const run = (outcome, detail) => ({ outcome, detail, fix_version: '2.4.0' });
+            return [
+                run('refused', { reason: 'fix version 9.9.9 does not exist in ENG' }),
+                run('cancelled', { by: 'alice', at: 1796007675.11,
+                    in_flight: ['merge_feature_branches (payments-api)'] }),
+                run('failed', { where: 'finalize', what: 'release the ENG version 2.4.0',
+                    reason: 'jira answered 404' }),
+                run('rejected', { rejected: 'plan', by: 'bob', at: '2026-11-30T03:01:15+00:00',
+                    comment: 'not this week' }),
+                run('partial', { reason: 'Released 2.4.0 in part: 3 repositories' }),
+            ].map(outcomeSentence).map((s) => s.replace(/ at [^:]+:\d\d:\d\d( [AP]M)?/, ' at T'));
+        }"""
+    )
+    assert said == [
+        "Refused: fix version 9.9.9 does not exist in ENG",
+        "Cancelled by alice at T, while merge_feature_branches (payments-api) was in flight",
+        "Failed in finalize: release the ENG version 2.4.0",
+        "Plan rejected by bob at T: not this week",
+        "Released 2.4.0 in part: 3 repositories",
+    ]
+    # Operations done by hand are named with who did them and their note.
+    by_hand = page.evaluate(
+        """async () => {
+            const { outcomeCard } = await import('/ui/views/outcome.js');
+            const card = outcomeCard({ outcome: 'partial', fix_version: '2.3.1', detail: {
+                reason: 'Released 2.3.1 in part', tickets_done: ['ENG-120'],
+                done_by_hand: [{ operation: 'release the ENG version 2.3.1', by: 'tester',
+                    note: 'released in Jira by hand' }] } });
+            return card.querySelector('[data-done-by-hand] li').textContent;
+        }"""
+    )
+    assert by_hand == "release the ENG version 2.3.1 — by tester: “released in Jira by hand”"
+
+
+def test_starting_a_live_version_links_to_its_run(
+    page: Any, server: Server, waiting_run: str
+) -> None:
+    sign_in(page, server)
+    page.goto(f"{server.url}/ui/#/new")
+    page.get_by_label("Fix version").fill("2.4.0")
+    page.get_by_role("button", name="Start run").click()
+    refusal = page.locator(".new-run .form-error")
+    expect(refusal).to_contain_text(f"run {waiting_run} is already releasing 2.4.0")
+    refusal.locator(f'a[data-live-run="{waiting_run}"]').click()
+    expect(page).to_have_url(re.compile(f"#/runs/{waiting_run}$"))
+    expect(page.locator('[data-decision="plan_approval"]')).to_be_visible(timeout=60_000)
+
+
 def test_runs_list_filters_by_version_and_search(
     page: Any, server: Server, waiting_run: str, artifacts: Path
 ) -> None:

@@ -1,7 +1,9 @@
-"""Who may decide what, as the page shows it: four-eyes, roles, pause, cancel and errors.
+"""Who may decide what, as the page shows it: four-eyes, two approvers, the policy's roles,
+pause, cancel and errors.
 
-One server with the four-eyes rule on and slow sandbox checks (a run then stays in
-"wait for checks" long enough to be paused while it runs).
+One server with the four-eyes rule on, a release policy that wants two approvers of each
+plan, and slow sandbox checks (a run then stays in "wait for checks" long enough to be
+paused while it runs).
 """
 
 from __future__ import annotations
@@ -23,14 +25,24 @@ PEOPLE = {
     "t-alice": {"user": "alice", "roles": ["release_manager", "approver"]},
     "t-bob": {"user": "bob", "roles": ["approver"]},
     "t-rita": {"user": "rita", "roles": ["release_manager"]},
+    "t-carl": {"user": "carl", "roles": ["approver"]},
 }
+# Two different approvers for a plan; conflicts and errors as the built-in policy has them.
+POLICY = """
+[approvals.plan_approval]
+approvers = 2
+roles = ["approver", "admin"]
+"""
 
 
 @pytest.fixture(scope="module")
 def four_eyes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """`enigma serve` with ENIGMA_FOUR_EYES=true; checks take 30 s to go green."""
+    """`enigma serve` with ENIGMA_FOUR_EYES=true and POLICY; checks take 30 s to go green."""
     data = tmp_path_factory.mktemp("enigma-four-eyes")
-    with serve(data, PEOPLE, four_eyes="true", sandbox_check_delay_seconds="30") as running:
+    policy = data / "enigma.toml"
+    policy.write_text(POLICY)
+    settings = {"four_eyes": "true", "sandbox_check_delay_seconds": "30", "policy": str(policy)}
+    with serve(data, PEOPLE, **settings) as running:
         yield running
 
 
@@ -78,6 +90,14 @@ def start(server: Server, token: str, repositories: list[str]) -> str:
         return run_id
 
 
+def approve_plan(server: Server, run_id: str) -> None:
+    """bob and carl approve the plan through the API (it takes two)."""
+    for token in ("t-bob", "t-carl"):
+        with server.client(token) as client:
+            wait_for(client, run_id, "plan_approval")
+            client.post(f"/api/runs/{run_id}/approve", json={"comment": "go"}).raise_for_status()
+
+
 def wait_for(client: httpx.Client, run_id: str, kind: str) -> dict[str, Any]:
     """Poll until the run waits for a decision of `kind`; the run."""
     deadline = time.monotonic() + 60
@@ -120,11 +140,13 @@ def test_four_eyes_roles_pause_and_cancel(as_user: Any, four_eyes: Server, artif
     expect(told.locator("[data-decision] [data-four-eyes]")).to_be_visible(timeout=60_000)
     expect(told.locator('[data-decision] button[data-action="approve"]')).to_be_disabled()
 
-    # A release manager without the approver role: told who is awaited, offered only amend.
+    # A release manager without a role the policy names: told who is awaited, offered amend.
     rita = as_user(four_eyes, "t-rita")
     rita.goto(f"{four_eyes.url}/ui/#/runs/{run_id}")
     rita_plan = rita.locator('[data-decision="plan_approval"]')
-    expect(rita_plan.locator("[data-waiting-approver]")).to_contain_text("Waiting for an approver")
+    expect(rita_plan.locator("[data-waiting-approver]")).to_contain_text(
+        "Waiting for an approver. The release policy lets approver or admin approve or reject"
+    )
     expect(rita_plan.locator("button[data-action]")).to_have_count(1)
     expect(rita_plan.locator('button[data-action="amend"]')).to_be_visible()
     shoot(rita, artifacts, "roles-02-release-manager-without-approver")
@@ -134,9 +156,23 @@ def test_four_eyes_roles_pause_and_cancel(as_user: Any, four_eyes: Server, artif
     four_eyes.fault(
         kind="latency", path_prefix="/github", route="/merges$", methods=["POST"], latency_ms=2000
     )
+    # The plan takes two approvers: bob's approval is the first of two, and says so.
+    expect(plan.locator("[data-approvals]")).to_have_text("0 of 2 approvals")
     bob = as_user(four_eyes, "t-bob")
     bob.goto(f"{four_eyes.url}/ui/#/runs/{run_id}")
-    bob.locator('[data-decision="plan_approval"] button[data-action="approve"]').click()
+    bob_plan = bob.locator('[data-decision="plan_approval"]')
+    bob_plan.locator('button[data-action="approve"]').click()
+    expect(bob_plan.locator(".form-note")).to_have_text(
+        "Your approval is recorded; the run waits for another approver."
+    )
+    expect(plan.locator("[data-approvals]")).to_have_text("1 of 2 approvals (bob)")
+    expect(bob_plan.locator("[data-approved-already]")).to_be_visible()
+    expect(bob_plan.locator('button[data-action="approve"]')).to_be_disabled()
+    expect(alice.locator("#run-status")).to_have_text("waiting for plan approval")
+    shoot(bob, artifacts, "roles-03-one-of-two-approvals")
+    carl = as_user(four_eyes, "t-carl")
+    carl.goto(f"{four_eyes.url}/ui/#/runs/{run_id}")
+    carl.locator('[data-decision="plan_approval"] button[data-action="approve"]').click()
     merging = alice.locator('svg.graph [data-node="release_repository:merge_feature_branches"]')
     expect(merging).to_have_attribute("data-status", "running", timeout=60_000)
 
@@ -151,7 +187,7 @@ def test_four_eyes_roles_pause_and_cancel(as_user: Any, four_eyes: Server, artif
     alice.wait_for_function("() => window.__sawPausing === true")
     expect(alice.locator("#run-pausing")).to_have_text("pausing at the next step…")
     expect(alice.locator('#run-head button[data-action="pause"]')).to_have_text("Pausing…")
-    shoot(alice, artifacts, "roles-03-pausing")
+    shoot(alice, artifacts, "roles-04-pausing")
     expect(alice.locator("#run-pausing")).to_have_count(0, timeout=30_000)
     four_eyes.fault()
     checks = alice.locator('svg.graph [data-node="release_repository:wait_for_checks"]')
@@ -160,7 +196,8 @@ def test_four_eyes_roles_pause_and_cancel(as_user: Any, four_eyes: Server, artif
     alice.once("dialog", lambda dialog: dialog.accept())
     alice.locator('#run-head button[data-action="cancel"]').click()
     banner = alice.locator('[data-banner="cancelled"]')
-    expect(banner).to_contain_text("Cancelled by alice at", timeout=30_000)
+    expect(banner.locator("#outcome-text")).to_contain_text("Cancelled by alice at", timeout=30_000)
+    expect(alice.locator('#run-status [data-status="cancelled"]')).to_have_text("cancelled")
     expect(alice.locator("#run-pausing")).to_have_count(0)
     expect(alice.locator("#approvals [data-cancelled]")).to_contain_text("alice cancelled the run")
     expect(checks).to_have_attribute("data-status", "not_run")
@@ -172,7 +209,11 @@ def test_four_eyes_roles_pause_and_cancel(as_user: Any, four_eyes: Server, artif
     )
     waiting = 'svg.graph .g-node[data-status="waiting"], svg.graph .g-node[data-status="running"]'
     expect(alice.locator(waiting)).to_have_count(0)
-    shoot(alice, artifacts, "roles-04-cancelled")
+    shoot(alice, artifacts, "roles-05-cancelled")
+    alice.get_by_role("link", name="← Runs").click()
+    row = alice.locator(f'tr[data-run="{run_id}"]')
+    expect(row.locator('[data-status="cancelled"]')).to_be_visible()
+    expect(row.locator("[data-outcome-text]")).to_contain_text("Cancelled by alice at")
 
 
 def test_error_that_retrying_will_not_fix(as_user: Any, four_eyes: Server, artifacts: Path) -> None:
@@ -182,9 +223,7 @@ def test_error_that_retrying_will_not_fix(as_user: Any, four_eyes: Server, artif
     )
     try:
         run_id = start(four_eyes, "t-alice", ["notifications"])
-        with four_eyes.client("t-bob") as bob:
-            wait_for(bob, run_id, "plan_approval")
-            bob.post(f"/api/runs/{run_id}/approve", json={"comment": "go"}).raise_for_status()
+        approve_plan(four_eyes, run_id)
         rita = as_user(four_eyes, "t-rita")
         rita.goto(f"{four_eyes.url}/ui/#/runs/{run_id}")
         error = rita.locator('[data-decision="error"]')
@@ -196,17 +235,21 @@ def test_error_that_retrying_will_not_fix(as_user: Any, four_eyes: Server, artif
         expect(error.locator('[data-transient="false"]')).to_contain_text(
             "Retrying will not fix this."
         )
-        # Skip first and primary, Retry last and plain; aborting is an approver's call.
+        # Skip first and primary, Abort next, Retry last and plain: the policy lets a release
+        # manager answer errors, aborting included.
         buttons = error.locator("button[data-action]")
-        expect(buttons).to_have_count(2)
+        expect(buttons).to_have_count(3)
         expect(buttons.nth(0)).to_have_attribute("data-action", "skip")
         expect(buttons.nth(0)).to_have_class("btn primary")
-        expect(buttons.nth(1)).to_have_attribute("data-action", "retry")
-        expect(buttons.nth(1)).to_have_class("btn")
-        expect(error.locator("[data-barred]")).to_contain_text("“Abort” needs an approver")
-        shoot(rita, artifacts, "roles-05-permanent-error")
-        with four_eyes.client("t-bob") as bob:
-            bob.post(f"/api/runs/{run_id}/reject", json={"comment": "no"}).raise_for_status()
+        expect(buttons.nth(1)).to_have_attribute("data-action", "abort")
+        expect(buttons.nth(2)).to_have_attribute("data-action", "retry")
+        expect(buttons.nth(2)).to_have_class("btn")
+        expect(error.locator("[data-barred]")).to_have_count(0)
+        shoot(rita, artifacts, "roles-06-permanent-error")
+        error.get_by_label("Comment").fill("no access to create branches")
+        buttons.nth(1).click()
         expect(rita.locator('#run-status [data-status="failed"]')).to_be_visible(timeout=60_000)
+        expect(rita.locator('[data-banner="failed"] #outcome-text')).to_contain_text("Failed")
+        shoot(rita, artifacts, "roles-07-aborted")
     finally:
         four_eyes.fault()

@@ -11,10 +11,14 @@ const ROLE_ACTIONS = {
   decide: ["approver", "release_manager", "admin"],
 };
 
-/** The role action each API command needs (the server checks again; this only hides buttons). */
+/**
+ * The role action each API route needs (the server checks again; this only hides buttons).
+ * Every decision route needs "decide"; the run's policy then names, per decision, the roles
+ * that may answer it (views/decision_rules.js).
+ */
 export const COMMAND_ROLE = {
   start: "operate", pause: "operate", resume: "operate", cancel: "operate",
-  approve: "approve", reject: "approve", amend: "amend", retry: "decide", skip: "decide",
+  approve: "decide", reject: "decide", abort: "decide", amend: "amend", retry: "decide", skip: "decide",
 };
 
 export const token = {

@@ -39,6 +39,7 @@ export function pendingWhere(p) {
   if (p.kind === "conflict") return `conflict in ${d.repo}${d.branch ? ` (${d.branch})` : ""}`;
   if (p.kind === "error") {
     const err = d.error || {};
+    if (err.kind === "ChecksFailed") return `failed checks in ${err.repo || "a repository"}`;
     return `error in ${plainStatus(err.step || "a step")}${err.repo ? ` (${err.repo})` : ""}`;
   }
   return PENDING[p.kind]?.needs || plainStatus(p.kind);
@@ -47,11 +48,11 @@ export function pendingWhere(p) {
 /**
  * The buttons of each kind of decision: [API action, label, the choice it answers, what it does].
  *
- * `choice` is the value the decision must list in `choices` for the button to be offered;
- * "reject" answers reject at an approval and abort at a conflict or an error (the API maps it).
- * The `does` texts say what really happens: at a conflict or an error inside a repository,
- * abort ends that repository's leg; the others finish, and then the run ends failed without
- * asking for release approval, so nothing reaches the target branches.
+ * `choice` is the value the decision must list in `choices` for the button to be offered.
+ * Conflicts and errors are aborted through POST /abort. The `does` texts say what really
+ * happens: at a conflict or an error inside a repository, abort ends that repository's leg;
+ * the others finish, and then the run ends failed without asking for release approval, so
+ * nothing reaches the target branches.
  */
 export const ACTIONS = {
   plan_approval: [
@@ -60,22 +61,22 @@ export const ACTIONS = {
     { action: "reject", label: "Reject plan", choice: "reject", does: "end the run; nothing is changed." },
   ],
   release_approval: [
-    { action: "approve", label: "Approve release", choice: "approve", does: "merge the pull requests, tag the release and mark the tickets done." },
+    { action: "approve", label: "Approve release", choice: "approve", does: "do what the list above says, and nothing else." },
     { action: "reject", label: "Reject release", choice: "reject", does: "end the run; the pull requests stay open and nothing is merged into the target branches." },
   ],
   conflict: [
     { action: "skip", label: "Skip branch", choice: "skip", does: "release without this branch; its ticket stays open for a later release." },
-    { action: "reject", label: "Abort the release", choice: "abort", does: "stop this repository here. The other repositories finish their part, then the run ends failed without asking for release approval: nothing is merged into the target branches." },
+    { action: "abort", label: "Abort the release", choice: "abort", does: "stop this repository here. The other repositories finish their part, then the run ends failed without asking for release approval: nothing is merged into the target branches." },
   ],
   error: [
     { action: "retry", label: "Retry", choice: "retry", does: "run the step again." },
     { action: "skip", label: "Skip", choice: "skip", does: "go on without it." },
-    { action: "reject", label: "Abort", choice: "abort", does: "end the run as failed." },
+    { action: "abort", label: "Abort", choice: "abort", does: "end the run as failed." },
   ],
 };
 
 /** What abort and skip mean at an error inside one repository's leg. */
 export const REPO_ERROR = {
   skip: (repo) => `release without ${repo}; the other repositories go on.`,
-  reject: (repo) => `stop ${repo} here. The other repositories finish their part, then the run ends failed without asking for release approval.`,
+  abort: (repo) => `stop ${repo} here. The other repositories finish their part, then the run ends failed without asking for release approval.`,
 };

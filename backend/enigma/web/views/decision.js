@@ -4,24 +4,19 @@
 // viewer), then what happened, then one button per choice they may use, each explained by
 // the same words as its label (wording.js).
 
-import { api, may } from "../api.js";
+import { api } from "../api.js";
 import { badge, extLink, h } from "../dom.js";
 import { ACTIONS, PENDING, REPO_ERROR } from "../wording.js";
+import { alreadyApproved, approvalCount, fourEyesBlocks, learnFourEyes, mayAnswer, roleWords, ruleOf } from "./decision_rules.js";
 import { planSummary, planTables, predictedConflicts } from "./plan_view.js";
+import { releaseBody } from "./release_view.js";
 
 export { sortPending } from "../wording.js";
+export { fourEyesBlocks } from "./decision_rules.js";
 
-// Runs whose starter the server refused as approver (403, four-eyes): learnt when GET
-// /api/config does not say `four_eyes`, so the panel is right from then on.
-const fourEyesRuns = new Set();
-// The decision whose panel is rebuilt because of that refusal: the reader is taken back to
-// its top, where the refusal is now explained, rather than left at the buttons below.
+// The decision whose panel is rebuilt because of a four-eyes refusal: the reader is taken
+// back to its top, where the refusal is now explained, rather than left at the buttons below.
 let refocus = null;
-
-/** Whether the four-eyes rule keeps this reader from approving this run (as far as we know). */
-export function fourEyesBlocks(run, config) {
-  return run.actor === config.user && (config.four_eyes === true || fourEyesRuns.has(run.id));
-}
 
 function conflictBody(p, state) {
   const d = p.payload;
@@ -30,8 +25,10 @@ function conflictBody(p, state) {
   const actual = Array.isArray(d.conflicts_with) && d.conflicts_with.length ? d.conflicts_with : null;
   const withs = actual || predictedConflicts(state.plan, d.repo, d.branch);
   const planned = (state.plan?.repositories || []).find((r) => r.repo === d.repo)?.release_branch;
-  const name = (state.release_branches || {})[d.repo]?.name || planned;
-  const target = name ? h("span", { class: "mono" }, name) : "the release branch";
+  const live = (state.release_branches || {})[d.repo];
+  const name = live?.name || d.release_branch || planned;
+  const target = name ? h("span", { class: "mono", "data-release-branch": live ? "exists" : "planned" }, name) : "the release branch";
+  const merged = Object.values((state.merge_status || {})[d.repo] || {}).filter((m) => m.outcome === "merged");
   return {
     title: `Merge conflict in ${d.repo}`,
     intro: [
@@ -40,38 +37,42 @@ function conflictBody(p, state) {
         withs.length ? [actual ? "It conflicts with " : "The plan predicted a conflict with ", h("span", { class: "mono" }, withs.join(", ")), ". "] : null,
         d.compare_url ? extLink(d.compare_url, "Compare the branches", { "data-compare": "" }) : null) : null,
       h("p", {}, "Conflicting files: ", h("span", { class: "mono" }, (d.files || []).join(", ") || "unknown")),
+      merged.length ? h("div", { class: "merged-so-far", "data-merged-so-far": "" },
+        h("p", {}, `Already merged into ${name || "the release branch"}${live?.base_ref ? ` (from ${live.base_ref})` : ""}:`),
+        h("ul", { class: "plain" }, merged.map((m) => h("li", { "data-merged": m.branch },
+          h("span", { class: "mono" }, m.branch), m.ticket ? ` (${m.ticket})` : "", " ", badge("merged"))))) : null,
     ],
   };
 }
 
-function errorBody(p, run) {
+// Whether retrying can help: the payload says so (`retry_helps`); older ones only `transient`.
+const retryHelps = (p) => (typeof p.payload.retry_helps === "boolean" ? p.payload.retry_helps : Boolean(p.payload.error?.transient));
+
+// A finalize error names its operation by key ("version:2.3.1"); the words are in the state
+// once finalize has recorded it, else at the head of the message ("release the ENG version
+// 2.3.1 failed: …").
+const operationOf = (p, state) => {
   const err = p.payload.error || {};
+  if (!err.operation) return null;
+  return state.finalized?.operations?.[err.operation]?.op || /^(.+?) failed: /.exec(err.message || "")?.[1] || err.operation;
+};
+
+function errorBody(p, run, state) {
+  const err = p.payload.error || {};
+  const helps = retryHelps(p);
+  const operation = operationOf(p, state);
   const where = err.repo ? ` in ${err.repo}` : "";
   const tried = err.attempt ? `tried ${err.attempt} time${err.attempt === 1 ? "" : "s"}` : null;
   return {
-    title: `Step failed: ${(err.step || "unknown").replaceAll("_", " ")}${where}`,
+    title: err.kind === "ChecksFailed" ? `Checks failed${where}` : `Step failed: ${(err.step || "unknown").replaceAll("_", " ")}${where}`,
     intro: [
       h("p", { class: "error-text" }, err.message || run.error || "The step failed."),
       h("p", { class: "muted small" }, [err.kind || "Error", tried].filter(Boolean).join(" · ")),
-      err.transient
+      operation ? h("p", { "data-operation": err.operation }, h("strong", {}, "Operation: "), operation) : null,
+      helps
         ? h("p", { "data-transient": "true" }, "This looks temporary (a timeout, a rate limit or a service briefly down): retrying is likely to work.")
         : h("p", { class: "notice", "data-transient": "false" }, h("strong", {}, "Retrying will not fix this. "),
           `${err.kind || "This error"} is not a temporary failure: fix its cause first, or skip or abort.`),
-    ],
-  };
-}
-
-function releaseBody(p, run) {
-  const d = p.payload;
-  return {
-    title: PENDING.release_approval.title,
-    intro: [
-      h("p", {}, `Approving merges the pull requests below into their target branches, tags v${run.fix_version} and marks the tickets done.`),
-      h("ul", { class: "plain" }, Object.entries(d.pull_requests || {}).map(([repo, pr]) => h("li", {},
-        h("span", { class: "mono" }, repo), " — ", extLink(pr.html_url, `pull request #${pr.number}`, { "data-pr": repo }), ` (${pr.head} → ${pr.base})`))),
-      d.release_notes ? h("p", {}, "Release notes: ", extLink(d.release_notes.url, d.release_notes.title)) : null,
-      (d.skipped || []).length ? h("div", { class: "notice" }, h("strong", {}, "Left out of this release"),
-        h("ul", { class: "plain" }, d.skipped.map((s) => h("li", {}, h("span", { class: "mono" }, `${s.repo}${s.branch ? ` ${s.branch}` : ""}`), ` — ${s.reason}`)))) : null,
     ],
   };
 }
@@ -80,23 +81,27 @@ function body(p, run, state) {
   if (p.kind === "plan_approval") return { title: PENDING.plan_approval.title, intro: [planSummary(p.payload.plan)] };
   if (p.kind === "release_approval") return releaseBody(p, run);
   if (p.kind === "conflict") return conflictBody(p, state);
-  return errorBody(p, run);
+  return errorBody(p, run, state);
 }
 
 /** The choices this decision offers, in the order and style its situation calls for. */
-function offered(p) {
+function offered(p, state) {
   const list = (ACTIONS[p.kind] || []).filter((a) => p.choices.includes(a.choice));
   const err = p.kind === "error" ? p.payload.error || {} : null;
+  const helps = err ? retryHelps(p) : false;
   const out = list.map((a) => {
-    let style = { approve: "primary", skip: "primary", retry: "primary", reject: "danger", amend: "" }[a.action];
+    let style = { approve: "primary", skip: "primary", retry: "primary", reject: "danger", abort: "danger", amend: "" }[a.action];
     let does = a.does;
+    let label = a.label;
     if (err?.repo && REPO_ERROR[a.action]) does = REPO_ERROR[a.action](err.repo);
-    if (err && a.action === "skip" && err.transient) style = "";
-    if (err && a.action === "retry" && !err.transient) [style, does] = ["", "run the step again, once its cause is fixed."];
-    return { ...a, style, does };
+    // At finalize, skipping an operation means someone did it by hand: the comment says how.
+    if (err?.operation && a.action === "skip") [label, does] = ["Done by hand", `record “${operationOf(p, state)}” as done by hand (the comment is kept as its note); finalize goes on.`];
+    if (err && a.action === "skip" && helps) style = "";
+    if (err && a.action === "retry" && !helps) [style, does] = ["", "run the step again, once its cause is fixed."];
+    return { ...a, label, style, does };
   });
   // A permanent error: the choices that help come first, Retry last.
-  if (err && !err.transient) out.sort((a, b) => Number(a.action === "retry") - Number(b.action === "retry"));
+  if (err && !helps) out.sort((a, b) => Number(a.action === "retry") - Number(b.action === "retry"));
   return out;
 }
 
@@ -107,32 +112,36 @@ function whoCannot(ctx) {
 
 /** The sentence on top of the panel when the reader cannot (fully) decide, or null. */
 function standing(p, run, ctx, choices, mine) {
-  const roles = ctx.config.roles;
   const approval = p.kind.endsWith("approval");
-  if (approval && mine.some((a) => a.action === "approve") && fourEyesBlocks(run, ctx.config)) {
+  const allowed = roleWords(ruleOf(p).roles);
+  if (approval && mine.some((a) => a.action === "approve") && alreadyApproved(p, ctx.config)) {
+    return h("p", { class: "notice", id: `fe-${p.interrupt_id}`, "data-approved-already": "" },
+      h("strong", {}, "You approved this; it needs another approver."), " Someone else with the role ", allowed, " must approve too.");
+  }
+  if (approval && mine.some((a) => a.action === "approve") && fourEyesBlocks(run, ctx.config, p)) {
     return h("p", { class: "notice", id: `fe-${p.interrupt_id}`, "data-four-eyes": "" },
       h("strong", {}, "You started this run; someone else must approve it (four-eyes)."),
       mine.length > 1 ? " You can still use the other choices below." : "");
   }
   if (!mine.length) {
-    const waitingFor = approval && !may(roles, "approve") ? "Waiting for an approver." : "Waiting for someone allowed to decide.";
-    return h("p", { class: "notice", "data-no-actions": "" }, h("strong", {}, waitingFor), ` ${whoCannot(ctx)} can follow the run but not act.`);
+    const waitingFor = approval ? "Waiting for an approver." : "Waiting for someone allowed to decide.";
+    return h("p", { class: "notice", "data-no-actions": "" }, h("strong", {}, waitingFor),
+      ` The release policy lets ${allowed} answer this; ${whoCannot(ctx)} can follow the run but not act.`);
   }
-  const barred = choices.filter((a) => !may(roles, a.action));
+  const barred = choices.filter((a) => !mine.includes(a));
   if (!barred.length) return null;
+  const rest = mine.map((a) => a.label.toLowerCase()).join(" or ");
   if (approval) {
-    const rest = mine.map((a) => a.label.toLowerCase()).join(" or ");
     return h("p", { class: "notice", "data-waiting-approver": "" }, h("strong", {}, "Waiting for an approver."),
-      ` Only someone with the approver role can approve or reject this; ${whoCannot(ctx)} can ${rest}.`);
+      ` The release policy lets ${allowed} approve or reject this; ${whoCannot(ctx)} can ${rest}.`);
   }
-  // Aborting needs the approver role (the API's reject); deciding otherwise does not.
-  return h("p", { class: "help", "data-barred": "" }, `${barred.map((a) => `“${a.label}”`).join(" and ")} needs an approver; ${whoCannot(ctx)} can use the other choices.`);
+  return h("p", { class: "help", "data-barred": "" }, `${barred.map((a) => `“${a.label}”`).join(" and ")}: the release policy lets ${allowed} answer this; ${whoCannot(ctx)} can ${rest}.`);
 }
 
 /** One pending decision as a panel with the controls the reader may use. */
 export function decisionPanel(p, run, state, ctx, onDecided) {
-  const choices = offered(p);
-  const mine = choices.filter((a) => may(ctx.config.roles, a.action));
+  const choices = offered(p, state);
+  const mine = choices.filter((a) => mayAnswer(p, ctx.config.roles, a.action));
   const canAmend = mine.some((a) => a.action === "amend");
   const id = p.interrupt_id;
   const panel = h("section", { class: `card decision decision-${p.kind}`, "data-decision": p.kind, "data-interrupt": id, "aria-labelledby": `d-${id}` });
@@ -142,6 +151,7 @@ export function decisionPanel(p, run, state, ctx, onDecided) {
     h("h2", { id: `d-${id}`, tabindex: -1 }, h("span", { class: "decision-icon", "aria-hidden": "true" }, p.kind === "error" ? "!" : p.kind === "conflict" ? "⚠" : "?"), h("span", { class: "decision-title" }, title)),
     badge(p.kind === "error" || p.kind === "conflict" ? "failed" : "waiting", "", "decision needed")),
     blocked || "",
+    approvalCount(p) ? h("p", { class: "approval-count", "data-approvals": "" }, approvalCount(p)) : "",
     h("p", { class: "muted small waited", "data-waiting": id }));
   panel.append(h("div", { class: "decision-body" }, intro));
   if (refocus === id) {
@@ -188,14 +198,15 @@ function decideRow(p, run, mine, panel, countExcluded, onDecided, fourEyesNote) 
       status.className = "form-note";
       status.textContent = "Sending…";
       try {
-        await api(`/api/runs/${encodeURIComponent(run.id)}/${a.action}`, { method: "POST", body: bodyJson });
-        status.textContent = `${a.label}: sent. The run continues.`;
+        const after = await api(`/api/runs/${encodeURIComponent(run.id)}/${a.action}`, { method: "POST", body: bodyJson });
+        const waitsOn = a.action === "approve" && (after.pending || []).some((x) => x.interrupt_id === id);
+        status.textContent = waitsOn ? "Your approval is recorded; the run waits for another approver." : `${a.label}: sent. The run continues.`;
         onDecided();
       } catch (exc) {
         status.className = "form-error";
         status.textContent = exc.message;
         if (exc.status === 403 && /four-eyes/i.test(exc.message)) {
-          fourEyesRuns.add(run.id);
+          learnFourEyes(run.id);
           refocus = id;
           onDecided();
         }

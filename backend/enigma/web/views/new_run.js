@@ -98,6 +98,11 @@ export function newRunView(root, ctx) {
       first = first || name;
     }
     if (!errors.length && detail) formError.textContent = detail;
+    // 409: this version is being released by another run; offer the way to it.
+    const other = !errors.length && /\b(run-[0-9a-f]+)\b/.exec(detail || "");
+    if (other) {
+      formError.append(" ", h("a", { href: `#/runs/${encodeURIComponent(other[1])}`, "data-live-run": other[1] }, `Open ${other[1]}`));
+    }
     if (first === "repositories") form.querySelector("input[name=repositories]")?.focus();
     else if (first) form.querySelector(`#${first}`)?.focus();
     version.setAttribute("aria-invalid", String(first === "fix_version"));

@@ -2,19 +2,24 @@
 
 import { badge, clock, duration, empty, extLink, h, stackable, stepName } from "../dom.js";
 import { sanitize } from "../sanitize.js";
-import { waits } from "./run_facts.js";
+import { isFinished, waits } from "./run_facts.js";
 
 const LEG = ["create_release_branch", "merge_feature_branches", "decide_conflict", "open_pull_request", "wait_for_checks", "handle_repo_error"];
 const short = (sha) => (sha ? String(sha).slice(0, 8) : null);
 
-function legSteps(repo, steps) {
+function legSteps(repo, steps, now) {
   const mine = steps.filter((s) => s.repo === repo);
   return h("ol", { class: "leg" }, LEG.map((name) => mine.find((s) => s.step === name)).filter(Boolean).map((s) =>
-    h("li", { class: `leg-step g-${s.status}`, "data-step": s.step, "data-status": s.status, title: s.summary || s.error || s.status },
+    h("li", { class: `leg-step g-${s.status}`, "data-step": s.step, "data-status": s.status, title: s.summary || s.error || s.status, "aria-current": s.step === now ? "step" : null },
       stepName(s.step), s.attempts > 1 ? h("span", { class: "attempts" }, ` ×${s.attempts}`) : null)));
 }
 
+// A repository left out of the release (skipped or failed): what merged into its release
+// branch does not ship.
+const LEFT = new Set(["skipped", "failed", "aborted"]);
+
 function merges(repo, state, pending) {
+  const dropped = LEFT.has((state.repo_outcomes || {})[repo]);
   const done = (state.merge_status || {})[repo] || {};
   const planned = (state.plan?.repositories || []).find((r) => r.repo === repo)?.branches || [];
   const names = [...new Set([...planned.map((b) => b.branch), ...Object.keys(done)])];
@@ -25,8 +30,9 @@ function merges(repo, state, pending) {
       const rec = done[name];
       const plan = planned.find((b) => b.branch === name);
       const stuck = pending.some((p) => p.kind === "conflict" && p.payload.repo === repo && p.payload.branch === name);
-      const outcome = rec?.outcome || (stuck ? "conflict" : plan?.predicted === "conflict" ? "conflict predicted" : "pending");
-      const bad = outcome === "conflict" || outcome === "skipped" || outcome === "conflict predicted";
+      let outcome = rec?.outcome || (stuck ? "conflict" : plan?.predicted === "conflict" ? "conflict predicted" : "pending");
+      if (dropped && outcome === "merged") outcome = "not_shipped";
+      const bad = outcome === "conflict" || outcome === "skipped" || outcome === "conflict predicted" || outcome === "not_shipped";
       return h("tr", { class: bad ? "row-conflict" : "", "data-merge": name, "data-outcome": outcome },
         h("td", { class: "mono" }, name),
         h("td", {}, rec?.ticket || plan?.ticket || ""),
@@ -35,9 +41,29 @@ function merges(repo, state, pending) {
     }))));
 }
 
+const RED = new Set(["failure", "timed_out", "cancelled", "action_required", "startup_failure", "error"]);
+
+function checkList(checks) {
+  if (!checks.length) return h("span", { class: "muted" }, "—");
+  const red = checks.filter((c) => RED.has(c.conclusion || c.state));
+  return [
+    red.length ? h("div", { class: "red-checks", "data-red-checks": "" }, h("strong", {}, "CI failed: "),
+      red.map((c, i) => [i ? ", " : "", extLink(c.url, c.name, { "data-red-check": c.name })])) : null,
+    checks.filter((c) => !red.includes(c)).map((c) => h("span", { class: "check-item" }, extLink(c.url, c.name), " ", badge(c.conclusion || c.status))),
+  ];
+}
+
+function leftOutNote(repo, state, outcome) {
+  if (!LEFT.has(outcome)) return null;
+  const why = (state.skipped || []).find((s) => s.repo === repo && !s.branch);
+  return h("p", { class: "notice small", "data-repo-left-out": "" }, h("strong", {}, "Left out of this release"), why?.reason ? `: ${why.reason}` : ".",
+    why?.by ? h("span", { class: "muted" }, ` (${why.by})`) : null);
+}
+
 /** One card per repository: release branch, merges, pull request, checks, tag. */
 export function repositories(run, state, steps) {
   const fin = state.finalized || {};
+  const legs = isFinished(run) ? {} : state.legs || {};
   return h("div", { class: "repo-grid" }, run.repositories.map((repo) => {
     const branch = (state.release_branches || {})[repo];
     const planned = (state.plan?.repositories || []).find((r) => r.repo === repo);
@@ -46,23 +72,26 @@ export function repositories(run, state, steps) {
     const outcome = (state.repo_outcomes || {})[repo];
     const merged = (fin.pull_requests_merged || {})[repo];
     const tag = (fin.releases || {})[repo];
-    return h("article", { class: "repo", "data-repo": repo }, h("div", { class: "repo-facts" },
-      h("header", { class: "repo-head" }, h("h3", { class: "mono" }, repo), outcome ? badge(outcome) : null),
-      legSteps(repo, steps),
+    const now = legs[repo];
+    return h("article", { class: "repo", "data-repo": repo, "data-leg": now || null }, h("div", { class: "repo-facts" },
+      h("header", { class: "repo-head" }, h("h3", { class: "mono" }, repo), outcome ? badge(outcome) : null,
+        now ? h("span", { class: "leg-now small", "data-leg-now": now }, "now: ", stepName(now)) : null),
+      leftOutNote(repo, state, outcome),
+      legSteps(repo, steps, now),
       h("dl", { class: "kv" },
         h("dt", {}, "Release branch"),
         h("dd", { class: "mono" }, branch ? `${branch.name} from ${branch.base_ref} @ ${short(branch.base_sha) || "?"}` : planned ? h("span", { class: "muted" }, `${planned.release_branch} (not created yet)`) : "—"),
         h("dt", {}, "Pull request"),
         h("dd", {}, pr ? [extLink(pr.html_url, `#${pr.number} ${pr.head} → ${pr.base}`, { "data-pr": repo }), merged ? badge("merged") : null] : h("span", { class: "muted" }, "not opened yet")),
         h("dt", {}, "Checks"),
-        h("dd", {}, checks.length ? checks.map((c) => h("span", { class: "check-item" }, extLink(c.url, c.name), " ", badge(c.conclusion || c.status))) : h("span", { class: "muted" }, "—")),
+        h("dd", {}, checkList(checks)),
         tag ? [h("dt", {}, "Release"), h("dd", {}, extLink(tag, `v${run.fix_version}`))] : null)),
       h("div", { class: "repo-merges" }, merges(repo, state, run.pending || [])));
   }));
 }
 
 /** The fix version's tickets and what became of each. */
-export function tickets(state) {
+export function tickets(state, run) {
   const list = state.jira_tickets || [];
   if (!list.length) return empty("Tickets appear once they are fetched from Jira.");
   const where = new Map();
@@ -70,22 +99,28 @@ export function tickets(state) {
     for (const b of repo.branches) where.set(b.ticket, { repo: repo.repo, branch: b.branch });
   }
   const noBranch = new Set(state.plan?.tickets_without_branch || []);
-  const excluded = new Set(state.plan?.excluded?.tickets || []);
-  const done = new Set(state.finalized?.tickets || []);
+  const excluded = new Set([...(state.plan?.excluded?.tickets || []), ...(state.plan?.excluded_tickets || []).map((t) => t.key)]);
+  const done = new Set([...(state.finalized?.tickets || []), ...(run.detail?.tickets_done || [])]);
+  const unshipped = new Set(run.detail?.not_shipped || []);
+  const over = isFinished(run);
   const fate = (key) => {
     if (done.has(key)) return "released";
     if (excluded.has(key)) return "excluded";
     if (noBranch.has(key)) return "no_branch";
     const at = where.get(key);
-    if (!at) return "not_planned";
-    return ((state.merge_status || {})[at.repo] || {})[at.branch]?.outcome || "planned";
+    if (!at) return unshipped.has(key) ? "not_shipped" : "not_planned";
+    const merged = ((state.merge_status || {})[at.repo] || {})[at.branch]?.outcome || "planned";
+    // Merged into a release branch is not shipped: not when its repository was left out,
+    // nor once the run ended without releasing it.
+    if (merged === "merged" && (LEFT.has((state.repo_outcomes || {})[at.repo]) || over || unshipped.has(key))) return "not_shipped";
+    return merged;
   };
   return h("div", { class: "table-wrap" }, stackable(h("table", { class: "tickets" },
     h("thead", {}, h("tr", {}, ["Ticket", "Summary", "Type", "Jira status", "Branch", "In this release"].map((t) => h("th", { scope: "col" }, t)))),
     h("tbody", {}, list.map((t) => {
       const at = where.get(t.key);
       const f = fate(t.key);
-      return h("tr", { "data-ticket": t.key, class: f === "conflict" || f === "skipped" || f === "no_branch" ? "row-warn" : "" },
+      return h("tr", { "data-ticket": t.key, "data-fate": f, class: ["conflict", "skipped", "no_branch", "not_shipped"].includes(f) ? "row-warn" : "" },
         h("td", { class: "nowrap" }, extLink(t.url, t.key)),
         h("td", {}, t.summary),
         h("td", {}, t.type),
@@ -105,10 +140,13 @@ export function releaseNotes(state) {
 }
 
 /** Who decided what, oldest first, how long each waited for them, and who cancelled. */
-export function approvals(state, facts) {
+export function approvals(state, facts, run) {
   const list = state.approvals || [];
   const waited = waits(list, facts);
-  const cancel = facts.cancelled;
+  // A rejected or refused run is "cancelled" too, as a lifecycle: only a cancel is a cancel.
+  const d = run.outcome === "cancelled" ? run.detail || {} : {};
+  const cancel = run.outcome && run.outcome !== "cancelled" ? null
+    : facts.cancelled || (d.by ? { actor: d.by, at: d.at } : null);
   const items = list.map((a, i) => h("li", { "data-approval": a.kind },
     h("strong", {}, a.actor), ` chose ${a.action} (${a.kind.replaceAll("_", " ")})`,
     h("span", { class: "muted small" }, ` · ${new Date(a.at).toLocaleTimeString([], { hour12: false })}`),
@@ -139,7 +177,12 @@ function describe(type, e) {
   if (type === "run.status") return `${String(d.from).replaceAll("_", " ")} → ${String(d.to).replaceAll("_", " ")}${d.reason ? ` (${d.reason})` : ""}`;
   if (type === "run.finished") return `finished: ${d.outcome}${d.reason ? ` — ${d.reason}` : ""}`;
   if (type === "decision.requested") return `waiting for ${String(d.kind).replaceAll("_", " ")}: ${(d.choices || []).join(" / ")}`;
-  if (type === "decision.made") return `${e.actor} chose ${d.action}${d.comment ? ` — “${d.comment}”` : ""}`;
+  if (type === "decision.made") {
+    const count = d.partial ? ` (${(d.approvers || []).length} of ${d.required} approvals)` : "";
+    return `${e.actor} chose ${d.action}${count}${d.comment ? ` — “${d.comment}”` : ""}`;
+  }
+  if (type === "run.blocked") return `waiting: ${d.cause || e.cause || "a dependency is unavailable"}`;
+  if (type === "run.unblocked") return "no longer waiting for a dependency";
   if (type.startsWith("step.")) {
     const what = `${stepName(e.step || "")}${e.repo ? ` [${e.repo}]` : ""}`;
     if (type === "step.started") return `${what} started${d.attempt > 1 ? ` (attempt ${d.attempt})` : ""}`;
@@ -152,7 +195,9 @@ function describe(type, e) {
 
 /** A log entry for one streamed event. */
 export function logEntry(type, e) {
-  const level = type === "step.failed" || (type === "run.finished" && e.data?.outcome !== "succeeded") ? "bad"
+  const ended = type === "run.finished" ? e.data?.outcome : null;
+  const level = type === "step.failed" || ended === "failed" || ended === "refused" ? "bad"
+    : type === "run.blocked" ? "ask" : ended === "succeeded" || ended === "partial" ? "ok"
     : type.startsWith("decision.") || type === "step.waiting" ? "ask" : type === "step.finished" ? "ok" : "";
   return h("li", { class: `log-${level}`, "data-event": type, "data-id": e.id },
     h("time", { class: "mono small muted" }, e.at ? clock(e.at) : ""),

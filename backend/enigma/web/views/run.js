@@ -1,64 +1,27 @@
 // The run page: sticky header with controls, pending decisions first, graph, details, live log.
 
-import { api, may, stream } from "../api.js";
-import { badge, clock, duration, h, replace, section, when } from "../dom.js";
+import { api, stream } from "../api.js";
+import { clock, duration, h, replace, section } from "../dom.js";
 import { pendingWhere, sortPending, statusText } from "../wording.js";
 import { announce, drawAttention } from "./attention.js";
 import { decisionPanel, fourEyesBlocks } from "./decision.js";
 import { renderGraph, showActive } from "./graph.js";
+import { blockedBanner, outcomeBadge } from "./outcome.js";
 import { approvals, logEntry, releaseNotes, repositories, stepsTable, tickets } from "./panels.js";
-import { newFacts, note, settle } from "./run_facts.js";
+import { banner, controls, whereNow } from "./run_head.js";
+import { isFinished, newFacts, note, settle } from "./run_facts.js";
+import { blockedCause, noteService, streamReconnected } from "./service.js";
 
-const TERMINAL = new Set(["succeeded", "cancelled"]);
 const MAX_LOG = 500;
 
 let graphCache = null;
-
-function controls(run, ctx, act, pausing) {
-  const roles = ctx.config.roles;
-  const out = [];
-  if (may(roles, "pause") && (run.status === "running" || run.status === "queued")) {
-    out.push(h("button", { type: "button", class: "btn", "data-action": "pause", disabled: pausing, onclick: () => act("pause") }, pausing ? "Pausing…" : "Pause"));
-  }
-  if (may(roles, "resume") && (run.status === "paused" || run.status === "failed")) {
-    out.push(h("button", { type: "button", class: "btn primary", "data-action": "resume", onclick: () => act("resume") }, "Resume"));
-  }
-  if (may(roles, "cancel") && !TERMINAL.has(run.status)) {
-    out.push(h("button", { type: "button", class: "btn danger-outline", "data-action": "cancel", onclick: () => {
-      if (window.confirm(`Cancel the release ${run.fix_version} run? In-flight work is abandoned and the run cannot continue.`)) act("cancel");
-    } }, "Cancel run"));
-  }
-  return out;
-}
-
-function banner(run, facts) {
-  if (run.status === "failed" && !run.pending.length) {
-    return h("section", { class: "card banner banner-bad", role: "alert", "data-banner": "failed" },
-      h("h2", {}, "The run failed"),
-      h("p", { class: "error-text" }, run.error || "A step failed."),
-      h("p", {}, h("strong", {}, "What to do: "), "fix the cause, then ", h("strong", {}, "Resume"), " to continue from the last checkpoint, or ", h("strong", {}, "Cancel run"), " to end it."));
-  }
-  if (run.status === "paused") {
-    return h("section", { class: "card banner", "data-banner": "paused" }, h("p", {}, "The run is paused at a step boundary. ", h("strong", {}, "Resume"), " continues where it stopped."));
-  }
-  if (run.status === "succeeded") {
-    return h("section", { class: "card banner banner-ok", "data-banner": "succeeded" }, h("p", {}, `Release ${run.fix_version} is out. Finished ${when(run.finished_at)}.`));
-  }
-  if (run.status === "cancelled") {
-    const by = facts.cancelled;
-    const who = by ? ` by ${by.actor || "someone"} at ${clock(by.at)}, ${duration(by.at - run.created_at)} after it started` : "";
-    return h("section", { class: "card banner", "data-banner": "cancelled" },
-      h("p", {}, h("strong", {}, `Cancelled${who}.`), " Steps that had not finished will not run; the graph shows them in grey."));
-  }
-  return null;
-}
 
 /** Render one run into `root` and keep it live; returns {destroy}. */
 export function runView(root, ctx, runId) {
   document.title = "Run · Enigma";
   const slots = {
     head: h("div", { class: "run-head-info" }), controls: h("div", { class: "run-controls" }),
-    banner: h("div"), decisions: h("div", { class: "decisions", id: "decisions" }),
+    blocked: h("div"), banner: h("div"), decisions: h("div", { class: "decisions", id: "decisions" }),
     graph: h("div"), repos: h("div"), tickets: h("div"), notes: h("div"), approvals: h("div"), steps: h("div"),
   };
   // Focusable so that keyboard users can scroll it (it scrolls inside its card).
@@ -71,7 +34,7 @@ export function runView(root, ctx, runId) {
   replace(root, h("div", { class: "run-page" },
     h("header", { class: "run-head", id: "run-head" },
       h("div", { class: "run-head-inner" }, slots.head, slots.controls), h("div", { class: "run-head-side" }, live), actionError),
-    slots.banner, slots.decisions,
+    slots.blocked, slots.banner, slots.decisions,
     section("Workflow", slots.graph, { id: "graph" }),
     h("div", { class: "run-grid" },
       h("div", { class: "run-main" },
@@ -98,14 +61,17 @@ export function runView(root, ctx, runId) {
   function render() {
     const state = detail.state || {};
     const steps = settle(detail.steps || [], detail);
-    document.title = `${run.fix_version} · ${statusText(run)} · Enigma`;
+    const words = run.outcome ? outcomeBadge(run).textContent : statusText(run);
+    document.title = `${run.fix_version} · ${words} · Enigma`;
     const pending = sortPending(run.pending);
     const pausing = facts.pausing && run.status === "running";
-    put("head", JSON.stringify([run.status, run.current_step, run.finished_at, statusText(run), pending.map(pendingWhere), pausing]), () => [
+    const where = whereNow(run, state, pending);
+    const blocked = isFinished(run) ? null : blockedCause(run);
+    put("head", JSON.stringify([run.status, run.outcome, run.finished_at, words, where?.textContent, pausing]), () => [
       h("div", { class: "run-title" },
         h("a", { href: "#/", class: "back" }, "← Runs"),
         h("h1", { tabindex: -1 }, `Release ${run.fix_version}`),
-        h("span", { id: "run-status" }, badge(run.status, "", statusText(run))),
+        h("span", { id: "run-status" }, outcomeBadge(run, statusText(run))),
         pausing ? h("span", { class: "badge badge-paused", id: "run-pausing" }, "pausing at the next step…") : null,
         run.dry_run ? h("span", { class: "tag" }, "dry run") : null),
       h("div", { class: "run-meta" },
@@ -114,14 +80,14 @@ export function runView(root, ctx, runId) {
         run.sprint_name ? h("span", {}, run.sprint_name) : null,
         h("span", {}, "elapsed ", elapsed),
         // While a decision waits, the last step is old news: say what is waiting instead.
-        pending.length ? h("span", { id: "run-waiting" }, h("strong", {}, "waiting on "), pending.map(pendingWhere).join("; "))
-          : run.current_step && !TERMINAL.has(run.status) ? h("span", { id: "run-at" }, `at ${run.current_step.replaceAll("_", " ")}`) : null,
+        where,
         h("span", { class: "mono muted" }, run.id)),
     ]);
     // Keyed on the status alone, so a focused button survives the run's progress events.
     put("controls", JSON.stringify([run.status, ctx.config.roles, pausing]), () => controls(run, ctx, act, pausing));
-    put("banner", JSON.stringify([run.status, run.error, facts.cancelled]), () => banner(run, facts));
-    put("decisions", JSON.stringify([pending.map((p) => p.interrupt_id), ctx.config.roles, fourEyesBlocks(run, ctx.config)]), () =>
+    put("blocked", JSON.stringify(blocked), () => blockedBanner(blocked));
+    put("banner", JSON.stringify([run.status, run.error, run.outcome, run.detail]), () => banner(run));
+    put("decisions", JSON.stringify([pending.map((p) => [p.interrupt_id, p.payload?.approved_by]), ctx.config.roles, fourEyesBlocks(run, ctx.config)]), () =>
       pending.map((p) => decisionPanel(p, run, state, ctx, refresh)));
     tick();
     const fresh = pending.filter((p) => !seen.has(p.interrupt_id));
@@ -132,10 +98,10 @@ export function runView(root, ctx, runId) {
       drawAttention(slots.decisions.querySelector(`[data-interrupt="${fresh[0].interrupt_id}"]`), root);
     }
     if (put("graph", JSON.stringify([steps, run.status]), () => renderGraph(graphCache, run, steps))) showActive(slots.graph);
-    put("repos", JSON.stringify([run.pending, state.release_branches, state.merge_status, state.pull_requests, state.checks, state.repo_outcomes, state.finalized, state.plan, steps]), () => repositories(run, state, steps));
-    put("tickets", JSON.stringify([state.jira_tickets, state.plan, state.merge_status, state.finalized]), () => tickets(state));
+    put("repos", JSON.stringify([run.pending, run.outcome, state.release_branches, state.merge_status, state.pull_requests, state.checks, state.repo_outcomes, state.legs, state.skipped, state.finalized, state.plan, steps]), () => repositories(run, state, steps));
+    put("tickets", JSON.stringify([state.jira_tickets, state.plan, state.merge_status, state.repo_outcomes, state.finalized, run.outcome, run.detail]), () => tickets(state, run));
     put("notes", JSON.stringify(state.release_notes || null), () => releaseNotes(state));
-    put("approvals", JSON.stringify([state.approvals || [], facts.cancelled, facts.answered.length]), () => approvals(state, facts));
+    put("approvals", JSON.stringify([state.approvals || [], facts.cancelled, facts.answered.length, run.outcome]), () => approvals(state, facts, run));
     put("steps", JSON.stringify(steps), () => stepsTable(steps));
   }
 
@@ -203,6 +169,11 @@ export function runView(root, ctx, runId) {
   const events = stream(`/api/runs/${encodeURIComponent(runId)}/events`, {
     onEvent: (type, e) => {
       if (type === "shutdown") return;
+      // Notices without an id (the store is down) are about the service, not this run's log.
+      if (noteService(type, { run_id: runId, ...e }) && e.id == null) {
+        if (run) render();
+        return;
+      }
       note(facts, type, e);
       if (log.firstChild?.classList?.contains("empty")) log.replaceChildren();
       log.prepend(logEntry(type, e));
@@ -212,6 +183,7 @@ export function runView(root, ctx, runId) {
       refresh();
     },
     onState: (state) => {
+      if (state === "live") streamReconnected();
       live.dataset.live = state;
       live.textContent = state === "live" ? "Live" : "Reconnecting…";
     },

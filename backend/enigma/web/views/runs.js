@@ -6,8 +6,10 @@
 // never rebuilds the page under the cursor.
 
 import { api, ApiError, may, stream } from "../api.js";
-import { age, badge, duration, empty, h, replace, stackable, when } from "../dom.js";
+import { age, duration, empty, h, replace, stackable, when } from "../dom.js";
 import { PENDING, pendingWhere, statusText } from "../wording.js";
+import { outcomeBadge, outcomeSentence } from "./outcome.js";
+import { blockedCause, noteService, streamReconnected } from "./service.js";
 
 const STATUSES = ["queued", "running", "waiting_for_approval", "paused", "succeeded", "failed", "cancelled"];
 const COLUMNS = ["Run", "Status", "Fix version", "Repositories", "Started by", "Started", "Duration", "Now"];
@@ -23,9 +25,21 @@ function now(run) {
     const more = run.pending.length > 1 ? ` (+${run.pending.length - 1} more)` : "";
     return h("strong", { class: "attention", title: run.pending.map(pendingWhere).join("; ") }, `Needs ${needs}${more}`);
   }
+  const ending = outcomeSentence(run);
+  if (ending) {
+    const tone = run.outcome === "failed" || run.outcome === "refused" ? "error-text" : "";
+    return h("span", { class: `outcome-line ${tone}`.trim(), "data-outcome-text": "", title: `${ending} (finished ${when(run.finished_at || run.updated_at)})` },
+      ending.length > 160 ? `${ending.slice(0, 157)}…` : ending);
+  }
   if (run.status === "failed") return h("span", { class: "error-text", title: run.error || "" }, (run.error || "failed").slice(0, 80));
   if (run.finished_at) return h("span", { class: "muted", title: when(run.finished_at) }, `finished ${age(run.finished_at)}`);
   return (run.current_step || "").replaceAll("_", " ");
+}
+
+function blocked(run) {
+  const cause = run.outcome || run.finished_at ? null : blockedCause(run);
+  if (!cause) return null;
+  return h("div", {}, h("span", { class: "badge badge-blocked", "data-blocked": "", title: cause }, `waiting: ${cause.length > 60 ? `${cause.slice(0, 57)}…` : cause}`));
 }
 
 const runDuration = (run) => (run.finished_at || Date.now() / 1000) - run.created_at;
@@ -34,7 +48,8 @@ function row(run) {
   return h("tr", { "data-run": run.id },
     h("td", {}, h("a", { href: `#/runs/${encodeURIComponent(run.id)}`, class: "run-link" }, `Release ${run.fix_version}`),
       h("div", { class: "muted mono small" }, run.id)),
-    h("td", {}, badge(run.status, "", statusText(run)), run.dry_run ? h("span", { class: "tag" }, "dry run") : null),
+    h("td", {}, outcomeBadge(run, statusText(run)), run.dry_run ? h("span", { class: "tag" }, "dry run") : null,
+      blocked(run)),
     h("td", { class: "mono" }, run.fix_version, h("div", { class: "muted small" }, run.release_type)),
     h("td", {}, h("ul", { class: "chips" }, run.repositories.map((r) => h("li", {}, r)))),
     h("td", {}, run.actor),
@@ -152,10 +167,12 @@ export function runsView(root, ctx, params) {
     if (destroyed) return;
     events = stream("/api/events", {
       after,
-      onEvent: (type) => {
+      onEvent: (type, e) => {
+        if (noteService(type, e) && type !== "service.degraded") refresh();
         if (type.startsWith("run.") || type.startsWith("decision.") || type === "step.started") refresh();
       },
       onState: (state) => {
+        if (state === "live") streamReconnected();
         live.dataset.live = state;
         live.textContent = state === "live" ? "Live" : "Reconnecting…";
       },
