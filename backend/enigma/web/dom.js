@@ -75,6 +75,22 @@ export function clock(seconds) {
   return new Date(seconds * 1000).toLocaleTimeString([], { hour12: false });
 }
 
+/** Local hour and minute ("14:05") of a unix timestamp (seconds). */
+export function hhmm(seconds) {
+  return new Date(seconds * 1000).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", hour12: false });
+}
+
+/** "in 3 min" style time until a unix timestamp (seconds); "now" once it has come. */
+export function until(seconds, now = Date.now() / 1000) {
+  const d = seconds - now;
+  if (d < 1) return "now";
+  if (d < 60) return `in ${Math.ceil(d)} s`;
+  if (d < 3570) return `in ${Math.round(d / 60)} min`;
+  const hours = Math.round(d / 3600);
+  if (d < 129600) return `in ${hours} hour${hours === 1 ? "" : "s"}`;
+  return `in ${Math.round(d / 86400)} days`;
+}
+
 /** Only http(s) URLs become links; anything else (javascript:, data:) is shown as text. */
 export function safeUrl(url) {
   try {

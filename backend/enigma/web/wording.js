@@ -80,3 +80,27 @@ export const REPO_ERROR = {
   skip: (repo) => `release without ${repo}; the other repositories go on.`,
   abort: (repo) => `stop ${repo} here. The other repositories finish their part, then the run ends failed without asking for release approval.`,
 };
+
+// What a notification told people, by its type; a request names the decision it asks for.
+const ASKED = {
+  plan_approval: "asked for plan approval",
+  release_approval: "asked for release approval",
+  conflict: "asked to decide a conflict",
+  error: "asked to decide a failed step",
+};
+const NOTIFIED = {
+  "decision.reminder": "reminded",
+  "decision.made": "decision made",
+  "decision.expired": "decision expired",
+  "run.finished": "release finished",
+  "run.failed": "run failed",
+};
+
+/** A notification in words: "asked for plan approval", "reminded", "run failed". */
+export function notifiedWhat(type, kind) {
+  if (type === "decision.requested") return ASKED[kind] || "asked for a decision";
+  return NOTIFIED[type] || plainStatus(type);
+}
+
+/** What a decision deadline does when it passes, after "then": "then rejected". */
+export const ON_EXPIRE = { reject: "then rejected", pause: "then paused" };

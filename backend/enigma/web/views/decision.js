@@ -7,6 +7,7 @@
 import { api } from "../api.js";
 import { badge, extLink, h } from "../dom.js";
 import { ACTIONS, PENDING, REPO_ERROR } from "../wording.js";
+import { deadlineLines } from "./deadline.js";
 import { alreadyApproved, approvalCount, fourEyesBlocks, learnFourEyes, mayAnswer, roleWords, ruleOf } from "./decision_rules.js";
 import { planSummary, planTables, predictedConflicts } from "./plan_view.js";
 import { releaseBody } from "./release_view.js";
@@ -152,7 +153,8 @@ export function decisionPanel(p, run, state, ctx, onDecided) {
     badge(p.kind === "error" || p.kind === "conflict" ? "failed" : "waiting", "", "decision needed")),
     blocked || "",
     approvalCount(p) ? h("p", { class: "approval-count", "data-approvals": "" }, approvalCount(p)) : "",
-    h("p", { class: "muted small waited", "data-waiting": id }));
+    h("p", { class: "muted small waited", "data-waiting": id }),
+    deadlineLines(p) || "");
   panel.append(h("div", { class: "decision-body" }, intro));
   if (refocus === id) {
     refocus = null;

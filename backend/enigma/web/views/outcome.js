@@ -40,6 +40,8 @@ export function outcomeSentence(run) {
   switch (run.outcome) {
     case "rejected": {
       const what = d.rejected === "plan" ? "Plan" : d.rejected === "release" ? "Release" : "Run";
+      // The deadline watch (runs/deadlines.py) rejects a decision nobody made in time.
+      if (d.by === "deadline") return `${what} rejected by the deadline${time}: ${plain(d.comment) || "nobody decided in time"}`;
       return `${what} rejected by ${d.by || "someone"}${time}${d.comment ? `: ${d.comment}` : ""}`;
     }
     case "refused":
@@ -97,7 +99,7 @@ export function outcomeCard(run) {
   const tone = TONE[run.outcome] ?? "";
   const d = run.detail || {};
   const release = run.outcome === "partial" || run.outcome === "succeeded";
-  return h("section", { class: `card banner outcome${tone ? ` banner-${tone}` : ""}`, "data-banner": run.outcome, "data-outcome": run.outcome, "aria-labelledby": "outcome-h" },
+  return h("section", { class: `card banner outcome${tone ? ` banner-${tone}` : ""}`, "data-banner": run.outcome, "data-outcome": run.outcome, "data-by": d.by || null, "aria-labelledby": "outcome-h" },
     h("h2", { id: "outcome-h" }, h("span", { id: "outcome-text" }, /[.!?]$/.test(sentence) ? sentence : `${sentence}.`)),
     run.outcome === "cancelled" ? h("p", { class: "small" }, "Steps that had not finished will not run; the graph shows them in grey.") : null,
     run.outcome === "failed" && d.reason && d.what && d.reason !== d.what ? h("p", { class: "error-text small" }, d.reason) : null,

@@ -139,6 +139,19 @@ export function releaseNotes(state) {
     notes.body ? h("div", { class: "notes-body", id: "notes-body" }, sanitize(notes.body)) : empty("The page body is not available."));
 }
 
+// The server's name for its deadline watch (runs/deadlines.py): not a person.
+const DEADLINE = "deadline";
+const kindName = (kind) => String(kind).replace(/_decision$/, "").replaceAll("_", " ");
+
+// A decision nobody made in time: the deadline rejected it, or paused the run.
+function expiredItem(kind, action, at, waited) {
+  return h("li", { "data-approval": kind, "data-expired": action },
+    badge("expired"), " ", h("strong", {}, kindName(kind)), " expired: nobody decided in time, so the ",
+    h("strong", {}, DEADLINE), action === "pause" ? " paused the run" : " rejected it",
+    h("span", { class: "muted small" }, ` · ${clock(at)}`),
+    waited == null ? null : h("span", { class: "muted small", "data-waited": "" }, ` · after ${duration(waited)}`));
+}
+
 /** Who decided what, oldest first, how long each waited for them, and who cancelled. */
 export function approvals(state, facts, run) {
   const list = state.approvals || [];
@@ -147,11 +160,21 @@ export function approvals(state, facts, run) {
   const d = run.outcome === "cancelled" ? run.detail || {} : {};
   const cancel = run.outcome && run.outcome !== "cancelled" ? null
     : facts.cancelled || (d.by ? { actor: d.by, at: d.at } : null);
-  const items = list.map((a, i) => h("li", { "data-approval": a.kind },
-    h("strong", {}, a.actor), ` chose ${a.action} (${a.kind.replaceAll("_", " ")})`,
-    h("span", { class: "muted small" }, ` · ${new Date(a.at).toLocaleTimeString([], { hour12: false })}`),
-    waited[i] == null ? null : h("span", { class: "muted small", "data-waited": "" }, ` · waited ${duration(waited[i])} for a decision`),
-    a.comment ? h("div", { class: "quote" }, a.comment) : null));
+  const dated = list.map((a, i) => {
+    const at = Date.parse(a.at) / 1000;
+    if (a.actor === DEADLINE) return { at, el: expiredItem(a.kind, a.action === "reject" ? "reject" : a.action, at, waited[i]) };
+    return { at, el: h("li", { "data-approval": a.kind },
+      h("strong", {}, a.actor), ` chose ${a.action} (${kindName(a.kind)})`,
+      h("span", { class: "muted small" }, ` · ${clock(at)}`),
+      waited[i] == null ? null : h("span", { class: "muted small", "data-waited": "" }, ` · waited ${duration(waited[i])} for a decision`),
+      a.comment ? h("div", { class: "quote" }, a.comment) : null) };
+  });
+  // A pause leaves no answer in the state: the event log says which decisions it ended.
+  for (const x of facts.expired.filter((e) => e.action === "pause")) {
+    const asked = facts.asked.get(x.interrupt_id);
+    dated.push({ at: x.at, el: expiredItem(x.kind, "pause", x.at, asked == null ? null : Math.max(0, x.at - asked)) });
+  }
+  const items = dated.sort((a, b) => (a.at || 0) - (b.at || 0)).map((x) => x.el);
   if (cancel) {
     items.push(h("li", { "data-cancelled": "" }, h("strong", {}, cancel.actor || "someone"), " cancelled the run",
       h("span", { class: "muted small" }, ` · ${clock(cancel.at)}`)));
@@ -181,6 +204,8 @@ function describe(type, e) {
     const count = d.partial ? ` (${(d.approvers || []).length} of ${d.required} approvals)` : "";
     return `${e.actor} chose ${d.action}${count}${d.comment ? ` — “${d.comment}”` : ""}`;
   }
+  if (type === "decision.reminder") return `reminded people of the ${kindName(d.kind)}`;
+  if (type === "decision.expired") return `${kindName(d.kind)} expired: nobody decided in time; ${d.action === "pause" ? "the run pauses" : "it is rejected"}`;
   if (type === "run.blocked") return `waiting: ${d.cause || e.cause || "a dependency is unavailable"}`;
   if (type === "run.unblocked") return "no longer waiting for a dependency";
   if (type.startsWith("step.")) {

@@ -7,6 +7,8 @@ import { announce, drawAttention } from "./attention.js";
 import { decisionPanel, fourEyesBlocks } from "./decision.js";
 import { renderGraph, showActive } from "./graph.js";
 import { blockedBanner, outcomeBadge } from "./outcome.js";
+import { tickDeadlines } from "./deadline.js";
+import { notificationFeed } from "./notifications.js";
 import { approvals, logEntry, releaseNotes, repositories, stepsTable, tickets } from "./panels.js";
 import { banner, controls, whereNow } from "./run_head.js";
 import { isFinished, newFacts, note, settle } from "./run_facts.js";
@@ -23,7 +25,9 @@ export function runView(root, ctx, runId) {
     head: h("div", { class: "run-head-info" }), controls: h("div", { class: "run-controls" }),
     blocked: h("div"), banner: h("div"), decisions: h("div", { class: "decisions", id: "decisions" }),
     graph: h("div"), repos: h("div"), tickets: h("div"), notes: h("div"), approvals: h("div"), steps: h("div"),
+    notify: h("div", { id: "notify-list" }),
   };
+  const notifyCount = h("span", { class: "muted small", id: "notify-count" });
   // Focusable so that keyboard users can scroll it (it scrolls inside its card).
   const log = h("ol", { class: "log", id: "event-log", "aria-live": "off", tabindex: 0, "aria-labelledby": "log-h" });
   const live = h("span", { class: "live", "data-live": "connecting", role: "status" }, "Connecting…");
@@ -42,6 +46,7 @@ export function runView(root, ctx, runId) {
         section("Tickets", slots.tickets, { id: "tickets" }),
         section("Release notes", slots.notes, { id: "notes" }),
         section("Decisions", slots.approvals, { id: "approvals" }),
+        section("Notifications", slots.notify, { id: "notifications", actions: notifyCount }),
         h("details", { class: "card steps-details" }, h("summary", {}, h("h2", {}, "All steps")), slots.steps)),
       h("aside", { class: "run-side" }, section("Event log", log, { id: "log", actions: h("span", { class: "muted small", id: "log-count" }) })))));
 
@@ -63,7 +68,10 @@ export function runView(root, ctx, runId) {
     const steps = settle(detail.steps || [], detail);
     const words = run.outcome ? outcomeBadge(run).textContent : statusText(run);
     document.title = `${run.fix_version} · ${words} · Enigma`;
-    const pending = sortPending(run.pending);
+    // A paused run takes no decision (the API refuses it): Resume asks again.
+    const paused = run.status === "paused";
+    const pending = paused ? [] : sortPending(run.pending);
+    if (paused) for (const p of run.pending) seen.delete(p.interrupt_id);
     const pausing = facts.pausing && run.status === "running";
     const where = whereNow(run, state, pending);
     const blocked = isFinished(run) ? null : blockedCause(run);
@@ -86,8 +94,8 @@ export function runView(root, ctx, runId) {
     // Keyed on the status alone, so a focused button survives the run's progress events.
     put("controls", JSON.stringify([run.status, ctx.config.roles, pausing]), () => controls(run, ctx, act, pausing));
     put("blocked", JSON.stringify(blocked), () => blockedBanner(blocked));
-    put("banner", JSON.stringify([run.status, run.error, run.outcome, run.detail]), () => banner(run));
-    put("decisions", JSON.stringify([pending.map((p) => [p.interrupt_id, p.payload?.approved_by]), ctx.config.roles, fourEyesBlocks(run, ctx.config)]), () =>
+    put("banner", JSON.stringify([run.status, run.error, run.outcome, run.detail, facts.paused, ctx.config.roles]), () => banner(run, facts.paused, ctx, act));
+    put("decisions", JSON.stringify([pending.map((p) => [p.interrupt_id, p.payload?.approved_by, p.payload?.requested_at]), ctx.config.roles, fourEyesBlocks(run, ctx.config)]), () =>
       pending.map((p) => decisionPanel(p, run, state, ctx, refresh)));
     tick();
     const fresh = pending.filter((p) => !seen.has(p.interrupt_id));
@@ -101,7 +109,7 @@ export function runView(root, ctx, runId) {
     put("repos", JSON.stringify([run.pending, run.outcome, state.release_branches, state.merge_status, state.pull_requests, state.checks, state.repo_outcomes, state.legs, state.skipped, state.finalized, state.plan, steps]), () => repositories(run, state, steps));
     put("tickets", JSON.stringify([state.jira_tickets, state.plan, state.merge_status, state.repo_outcomes, state.finalized, run.outcome, run.detail]), () => tickets(state, run));
     put("notes", JSON.stringify(state.release_notes || null), () => releaseNotes(state));
-    put("approvals", JSON.stringify([state.approvals || [], facts.cancelled, facts.answered.length, run.outcome]), () => approvals(state, facts, run));
+    put("approvals", JSON.stringify([state.approvals || [], facts.cancelled, facts.answered.length, facts.expired.length, run.outcome]), () => approvals(state, facts, run));
     put("steps", JSON.stringify(steps), () => stepsTable(steps));
   }
 
@@ -113,6 +121,7 @@ export function runView(root, ctx, runId) {
       const asked = facts.asked.get(since.dataset.waiting);
       since.textContent = asked == null ? "" : `Asked at ${clock(asked)}; waiting ${duration(Date.now() / 1000 - asked)}.`;
     }
+    tickDeadlines(slots.decisions, facts);
   }
 
   async function act(command) {
@@ -165,6 +174,7 @@ export function runView(root, ctx, runId) {
   }
 
   const ticker = setInterval(tick, 1000);
+  const feed = notificationFeed(slots.notify, notifyCount, runId, facts);
   let count = 0;
   const events = stream(`/api/runs/${encodeURIComponent(runId)}/events`, {
     onEvent: (type, e) => {
@@ -175,6 +185,7 @@ export function runView(root, ctx, runId) {
         return;
       }
       note(facts, type, e);
+      feed.onEvent(type, e);
       if (log.firstChild?.classList?.contains("empty")) log.replaceChildren();
       log.prepend(logEntry(type, e));
       while (log.children.length > MAX_LOG) log.lastChild.remove();
@@ -194,6 +205,7 @@ export function runView(root, ctx, runId) {
     clearInterval(ticker);
     clearTimeout(timer);
     events.close();
+    feed.destroy();
   }
 
   load();

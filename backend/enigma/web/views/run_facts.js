@@ -1,5 +1,7 @@
 // What a run's event log tells that the run record does not: who cancelled it and when,
-// whether a pause is on its way, and how long each decision waited for a human.
+// whether a pause is on its way, how long each decision waited for a human, which decisions
+// were reminded of or expired at their deadline, who paused the run and why, and what each
+// event that notifies people was about (the notifications list names it by event id).
 //
 // The run page's stream replays the whole log on connect, so folding every event in here
 // gives the same facts on a fresh page as on one that watched them happen.
@@ -8,12 +10,21 @@ const FINISHED = new Set(["succeeded", "cancelled"]);
 
 /** An empty set of facts. */
 export function newFacts() {
-  return { cancelled: null, pausing: false, asked: new Map(), answered: [] };
+  return {
+    cancelled: null, pausing: false, asked: new Map(), answered: [],
+    reminded: new Map(), expired: [], paused: null, told: new Map(),
+  };
 }
+
+// The events a notification can come from (runs/notifying.py), remembered by id.
+const TELLS = new Set(["decision.requested", "decision.reminder", "decision.made", "decision.expired", "run.finished", "run.status"]);
 
 /** Fold one streamed event into `facts`; true when it changed something the page shows. */
 export function note(facts, type, e) {
   const d = e.data || {};
+  if (TELLS.has(type) && e.id != null) {
+    facts.told.set(Number(e.id), { type, kind: d.kind, action: d.action, outcome: d.outcome, actor: e.actor || null });
+  }
   if (type === "run.pause_requested") {
     facts.pausing = true;
     return true;
@@ -22,6 +33,15 @@ export function note(facts, type, e) {
     // Any change of status ends "pausing": the pause arrived, or something overtook it.
     facts.pausing = false;
     if (d.to === "cancelled") facts.cancelled = { actor: e.actor || null, at: e.at };
+    facts.paused = d.to === "paused" ? { actor: e.actor || null, reason: d.reason || "", at: e.at } : null;
+    return true;
+  }
+  if (type === "decision.reminder" && d.interrupt_id) {
+    facts.reminded.set(d.interrupt_id, e.at);
+    return true;
+  }
+  if (type === "decision.expired") {
+    facts.expired.push({ kind: d.kind, interrupt_id: d.interrupt_id, action: d.action || "reject", actor: e.actor || null, at: e.at });
     return true;
   }
   if (type === "run.finished" && d.outcome === "cancelled" && !facts.cancelled) {

@@ -39,8 +39,31 @@ export function whereNow(run, state, pending) {
   return run.current_step && run.status !== "failed" ? h("span", { id: "run-at" }, `at ${stepName(run.current_step)}`) : null;
 }
 
-/** The banner under the head: how the run ended, or what to do with a paused or failed run. */
-export function banner(run) {
+// The deadline watch's name (runs/deadlines.py) as the actor of a pause.
+const DEADLINE = "deadline";
+
+// "No decision on the plan approval within 4s." from the pause's reason.
+function why(reason) {
+  const text = String(reason || "").replace(/; resume to ask again\.?$/, "").replaceAll("_", " ").trim();
+  return text ? `${text[0].toUpperCase()}${text.slice(1)}.` : "Nobody decided in time.";
+}
+
+// A run the deadline paused: it says so, and Resume asks the same question again.
+function deadlinePause(paused, ctx, act) {
+  return h("section", { class: "card banner banner-warn", "data-banner": "paused", "data-paused-by": DEADLINE, "aria-labelledby": "paused-h" },
+    h("h2", { id: "paused-h" }, "Paused by the deadline: nobody decided in time"),
+    h("p", { id: "paused-why" }, why(paused.reason)),
+    h("p", {}, h("strong", {}, "Resume"), " asks again, with a fresh deadline; ", h("strong", {}, "Cancel run"), " ends it."),
+    may(ctx.config.roles, "resume")
+      ? h("div", { class: "actions" }, h("button", { type: "button", class: "btn primary", "data-action": "resume", onclick: () => act("resume") }, "Resume and ask again"))
+      : null);
+}
+
+/**
+ * The banner under the head: how the run ended, or what to do with a paused or failed run.
+ * `paused` is the pause's event ({actor, reason}) when the page has seen it.
+ */
+export function banner(run, paused = null, ctx = null, act = null) {
   if (run.outcome) return outcomeCard(run);
   if (run.status === "failed" && !run.pending.length) {
     return h("section", { class: "card banner banner-bad", role: "alert", "data-banner": "failed" },
@@ -48,6 +71,7 @@ export function banner(run) {
       h("p", { class: "error-text" }, run.error || "A step failed."),
       h("p", {}, h("strong", {}, "What to do: "), "fix the cause, then ", h("strong", {}, "Resume"), " to continue from the last checkpoint, or ", h("strong", {}, "Cancel run"), " to end it."));
   }
+  if (run.status === "paused" && paused?.actor === DEADLINE && ctx) return deadlinePause(paused, ctx, act);
   if (run.status === "paused") {
     return h("section", { class: "card banner", "data-banner": "paused" }, h("p", {}, "The run is paused at a step boundary. ", h("strong", {}, "Resume"), " continues where it stopped."));
   }
