@@ -111,6 +111,9 @@ async def test_a_release_tells_the_webhook_each_decision_and_the_outcome(
             rows = await manager.store.notifications(run.id, None, 100)
             assert {r["status"] for r in rows} == {"delivered"}
             assert len(rows) == 5
+            kinds = {r["kind"] for r in rows if r["type"].startswith("decision.")}
+            assert kinds == {"plan_approval", "release_approval"}
+            assert await manager.store.outbox_counts(run.id) == {"delivered": 5}
     finally:
         receiver.stop()
 

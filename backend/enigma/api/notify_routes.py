@@ -34,10 +34,11 @@ class NotificationOut(BaseModel):
     last_error: str | None = None
     delivered_at: float | None = None
     next_at: float | None = Field(None, description="Pending: when the next try is due")
+    kind: str | None = Field(None, description="decision.*: plan_approval, release_approval, …")
 
 
 class NotificationsOut(BaseModel):
-    """Notifications, newest first, and the count of every status."""
+    """Notifications, newest first, and the count of every status (of that run, if one)."""
 
     items: list[NotificationOut]
     counts: dict[str, int]
@@ -63,6 +64,6 @@ async def list_notifications(
     channels = [c.label for c in delivery.notifications.channels] if delivery else []
     return NotificationsOut(
         items=[NotificationOut(**r) for r in rows],
-        counts=await manager.store.outbox_counts(),
+        counts=await manager.store.outbox_counts(run_id),
         channels=channels,
     )

@@ -61,15 +61,20 @@ class PgOutbox(PgBase):
     ) -> list[dict[str, Any]]:
         rows = await self._all(
             "SELECT id, run_id, event_id, type, channel, created_at, attempts, status, "
-            "last_error, delivered_at, next_at FROM enigma_outbox "
+            "last_error, delivered_at, next_at, notification->'decision'->>'kind' "
+            "FROM enigma_outbox "
             "WHERE (%(r)s::text IS NULL OR run_id = %(r)s) "
             "AND (%(s)s::text IS NULL OR status = %(s)s) ORDER BY created_at DESC, id LIMIT %(n)s",
             {"r": run_id, "s": status, "n": limit},
         )
         return [outbox_row(r) for r in rows]
 
-    async def outbox_counts(self) -> dict[str, int]:
-        rows = await self._all("SELECT status, count(*) FROM enigma_outbox GROUP BY status")
+    async def outbox_counts(self, run_id: str | None = None) -> dict[str, int]:
+        rows = await self._all(
+            "SELECT status, count(*) FROM enigma_outbox "
+            "WHERE (%(r)s::text IS NULL OR run_id = %(r)s) GROUP BY status",
+            {"r": run_id},
+        )
         return {str(r[0]): int(r[1]) for r in rows}
 
     # ---- deadlines ----

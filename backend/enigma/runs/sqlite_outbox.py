@@ -17,7 +17,7 @@ __all__ = ["SqliteOutbox"]
 _SELECT = f"SELECT {RUN_COLUMNS} FROM runs"  # noqa: S608 (fixed column names)
 _OUTBOX = (
     "SELECT id, run_id, event_id, type, channel, created_at, attempts, status, last_error, "
-    "delivered_at, next_at FROM outbox"
+    "delivered_at, next_at, json_extract(notification, '$.decision.kind') FROM outbox"
 )
 
 
@@ -80,9 +80,13 @@ class SqliteOutbox(SqliteBase):
         )
         return [outbox_row(r) for r in rows]
 
-    async def outbox_counts(self) -> dict[str, int]:
+    async def outbox_counts(self, run_id: str | None = None) -> dict[str, int]:
         rows = await self._read(
-            lambda db: db.execute("SELECT status, count(*) FROM outbox GROUP BY status").fetchall()
+            lambda db: db.execute(
+                "SELECT status, count(*) FROM outbox WHERE (? IS NULL OR run_id = ?) "
+                "GROUP BY status",
+                (run_id, run_id),
+            ).fetchall()
         )
         return {str(r[0]): int(r[1]) for r in rows}
 

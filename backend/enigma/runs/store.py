@@ -205,8 +205,8 @@ class RunStore(ABC):
         """Outbox rows, newest first, without their bodies' secrets (bodies carry none)."""
 
     @abstractmethod
-    async def outbox_counts(self) -> dict[str, int]:
-        """Rows per status (pending, delivered, undeliverable)."""
+    async def outbox_counts(self, run_id: str | None = None) -> dict[str, int]:
+        """Rows per status (pending, delivered, undeliverable), of one run or all."""
 
     # ---- decision deadlines ----
 
@@ -303,6 +303,7 @@ def outbox_row(row: tuple[Any, ...]) -> dict[str, Any]:
         "last_error",
         "delivered_at",
         "next_at",
+        "kind",
     )
     return dict(zip(names, row, strict=True))
 
