@@ -155,7 +155,11 @@ def test_sigkill_at_five_points_then_resume(
         latency_ms=5000,
     )
     proc = launch("resume", run_id, "--json")
-    _wait(lambda: _step(tmp_path) == "publish_release_notes", "publish_release_notes", timeout=90)
+    try:
+        _wait(lambda: _step(tmp_path) == "publish_release_notes", "publish_release_notes", timeout=90)
+    except AssertionError:
+        print("DEBUG", _run_store(tmp_path), _kinds(urls))
+        raise
     time.sleep(0.5)
     kill(proc, "during notes")
 

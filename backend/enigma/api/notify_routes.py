@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
 from enigma.api.deps import CurrentUser, Manager, require
-from enigma.api.routes import get_run_or_404
+from enigma.api.routes import get_run_or_404, known_query
 from enigma.api.schemas import ErrorOut
 
 __all__ = ["router"]
@@ -17,6 +17,7 @@ router = APIRouter(
     prefix="/api",
     tags=["notifications"],
     responses={code: {"model": ErrorOut} for code in (401, 403, 404, 422)},
+    dependencies=[Depends(known_query)],
 )
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import Field
 
 from enigma.api.deps import CurrentUser, require
+from enigma.api.routes import known_query
 from enigma.api.schemas import ErrorOut
 from enigma.policy import LoadedPolicy, describe
 from enigma.policy.text import REPOSITORY_NAME
@@ -18,6 +19,7 @@ router = APIRouter(
     prefix="/api",
     tags=["policy"],
     responses={code: {"model": ErrorOut} for code in (401, 403, 422)},
+    dependencies=[Depends(known_query)],
 )
 
 

@@ -48,7 +48,7 @@ def _query_names(dependant: Dependant) -> set[str]:
     return names
 
 
-def _known_query(request: Request) -> None:
+def known_query(request: Request) -> None:
     """422 for a query parameter the route does not take (a typo would silently do nothing)."""
     route = request.scope.get("route")
     if not isinstance(route, APIRoute):
@@ -69,7 +69,7 @@ def _known_query(request: Request) -> None:
         )
 
 
-router = APIRouter(prefix="/api", responses=_ERRORS, dependencies=[Depends(_known_query)])
+router = APIRouter(prefix="/api", responses=_ERRORS, dependencies=[Depends(known_query)])
 
 RunId = Annotated[str, Path(min_length=1, max_length=64, description="The run's id")]
 LastEventId = Annotated[str | None, Header(max_length=32, description="Resume after this event id")]
