@@ -9,6 +9,7 @@ once (it is left queued or running, and `enigma resume` takes it up again).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import sqlite3
 import sys
@@ -176,8 +177,18 @@ class _Follower:
                 "(answer it in a terminal, or through the API)."
             )
             return await self.finish(run, UNANSWERED)
+        prompt = asyncio.ensure_future(ask_decision(pending, self.console, self.interrupts))
+        elsewhere = asyncio.ensure_future(self.answered_elsewhere(pending.interrupt_id))
+        await asyncio.wait({prompt, elsewhere}, return_when=asyncio.FIRST_COMPLETED)
+        if not prompt.done():  # someone else answered it (the web page, another terminal)
+            prompt.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Interrupted):
+                await prompt
+            self.say(f"\n[magenta]{elsewhere.result()}[/]")
+            return None
+        elsewhere.cancel()
         try:
-            answer = await ask_decision(pending, self.console, self.interrupts)
+            answer = prompt.result()
         except Interrupted:
             self.handled = self.interrupts.count
             self.say(f"\n[yellow]Ctrl-C: the {_words(pending.kind)} is left unanswered.[/]")
@@ -208,6 +219,21 @@ class _Follower:
                 f"{needed - len(got)} more (Ctrl-C leaves; the run waits on)."
             )
         return None
+
+    async def answered_elsewhere(self, interrupt_id: str) -> str:
+        """Return (with who answered) once the decision is no longer pending."""
+        while True:
+            await asyncio.sleep(0.5)
+            run = await self.m.get(self.run_id)
+            if any(p.interrupt_id == interrupt_id for p in run.pending):
+                continue
+            answers = await self.m.store.events(
+                self.run_id, limit=1_000_000, types={"decision.made"}
+            )
+            by = [e for e in answers if e.data.get("interrupt_id") == interrupt_id]
+            if by:
+                return f"Answered meanwhile: {by[-1].actor} chose {by[-1].data.get('action')}."
+            return f"No longer waiting for an answer (the run is {run.status})."
 
     async def finish(self, run: RunRecord, code: int | None) -> int:
         snapshot = await self.m.graph.aget_state({"configurable": {"thread_id": run.id}})

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import datetime
 from typing import Any
 
 from rich.console import Console
@@ -195,7 +196,12 @@ def _detail_lines(
 
 
 def _when(at: Any) -> str:
-    """`at` (epoch seconds or an ISO string) as local time."""
+    """`at` (epoch seconds or an ISO 8601 string) as local time."""
+    if isinstance(at, str):
+        try:
+            at = datetime.fromisoformat(at).timestamp()
+        except ValueError:
+            return escape(at)
     if isinstance(at, int | float):
         return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(at))
-    return escape(str(at or "?"))
+    return "?"
