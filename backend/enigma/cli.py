@@ -12,12 +12,25 @@ import threading
 from pathlib import Path
 from typing import Annotated, Any
 
-import typer
-from rich.markup import escape
 
-from enigma.cli_policy import app as policy_app
-from enigma.cli_term import make_console
-from enigma.settings import Settings
+def _interrupted_while_starting(signum: int, frame: object) -> None:
+    sys.stderr.write("\nInterrupted.\n")
+    raise SystemExit(130)
+
+
+# Started as the `enigma` command: a Ctrl-C during the slow imports below (or before a run
+# exists) ends it quietly instead of with a KeyboardInterrupt traceback. A command that follows
+# a run takes SIGINT over in its event loop (`cli_term.Interrupts`); serve, studio and sandbox
+# install their own handlers. Importing this module elsewhere (tests) changes nothing.
+if Path(sys.argv[0]).name == "enigma":
+    signal.signal(signal.SIGINT, _interrupted_while_starting)
+
+import typer  # noqa: E402
+from rich.markup import escape  # noqa: E402
+
+from enigma.cli_policy import app as policy_app  # noqa: E402
+from enigma.cli_term import make_console  # noqa: E402
+from enigma.settings import Settings  # noqa: E402
 
 # Plain help: the rich help panels print a `<bool>` type after every flag (--help included).
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__, rich_markup_mode=None)

@@ -53,7 +53,7 @@ async def run_local(request: dict[str, Any], *, as_json: bool, console: Console)
     try:
         async with sandbox_process(settings), open_runtime(settings, recover=False) as rt:
             if interrupts.count:
-                console.print("Interrupted before the run started; nothing was started.")
+                console.print("\nInterrupted before the run started; nothing was started.")
                 return INTERRUPTED
             body = dict(request)
             body["fix_version"] = body["fix_version"] or earliest_unreleased(rt)
@@ -109,15 +109,22 @@ async def resume_local(run_id: str, *, as_json: bool, console: Console) -> int:
                     return INTERRUPTED
                 if run.status in ("paused", "failed"):
                     await rt.manager.resume(run_id, actor=user)
+                    said = f"resumed by {escape(user)}"
                 elif run.status in ("queued", "running"):
                     await rt.manager.adopt(run_id)
+                    said = f"taken up by {escape(user)} where it was interrupted"
+                elif run.status == "waiting_for_approval":
+                    kinds = " and the ".join(p.kind.replace("_", " ") for p in run.pending)
+                    said = f"waits for the {kinds}" if kinds else "waits for a decision"
+                else:
+                    said = "has ended"
             except UnknownRun:
                 console.print(f"[red]error:[/] no run {escape(run_id)}; `enigma runs` lists them")
                 return 2
             except DecisionError as exc:
                 console.print(_refusal(exc))
                 return 2
-            console.print(f"Run [bold]{run_id}[/] ({run.fix_version}) resumed by {escape(user)}")
+            console.print(f"Run [bold]{run_id}[/] ({run.fix_version}) {said}")
             return await follow(
                 rt,
                 run_id,

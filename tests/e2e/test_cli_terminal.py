@@ -105,7 +105,7 @@ def test_ctrl_c_at_the_plan_prompt_leaves_it_open_and_resume_answers_as_the_user
     port = _port(data_dir)
 
     second = _open(terminals, data_dir, "resume", run_id)
-    second.expect(rf"Run {run_id} \(2\.4\.0\) resumed by alice")
+    second.expect(rf"Run {run_id} \(2\.4\.0\) waits for the plan approval")
     _answer(second, "approve", "looks right")
     second.expect(r"Merge conflict in payments-api: feature/ENG-106-burst-limiter \(ENG-106\)", 120)
     second.expect(r"conflicts with: feature/ENG-105-partner-rate-limit")
