@@ -18,6 +18,10 @@ def _interrupted_while_starting(signum: int, frame: object) -> None:
     raise SystemExit(130)
 
 
+def _exit_quietly(signum: int, frame: object) -> None:
+    raise SystemExit(130)
+
+
 # Started as the `enigma` command: a Ctrl-C during the slow imports below (or before a run
 # exists) ends it quietly instead of with a KeyboardInterrupt traceback. A command that follows
 # a run takes SIGINT over in its event loop (`cli_term.Interrupts`); serve, studio and sandbox
@@ -197,6 +201,8 @@ def serve(
     """
     from enigma.cli_serve import serve as run_server
 
+    # uvicorn takes SIGINT while it serves and raises it again once it has shut down cleanly
+    signal.signal(signal.SIGINT, _exit_quietly)
     run_server(Settings(), host, port)
 
 
