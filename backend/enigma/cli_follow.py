@@ -110,6 +110,7 @@ class _Follower:
         self.console.print(text)
 
     def show(self, event: EventRecord) -> None:
+        """Print the event's line, once, if it is this run's and worth a line."""
         if event.run_id != self.run_id or event.id <= self.seen:
             return
         self.seen = event.id
@@ -117,6 +118,7 @@ class _Follower:
             self.console.print(text)
 
     async def run(self) -> int:
+        """Follow until the run stands still or waits for an answer nobody gives here."""
         async with self.m.subscribe() as queue:
             for event in await self.m.store.events(self.run_id, limit=1_000_000):
                 self.show(event)
@@ -236,6 +238,7 @@ class _Follower:
             return f"No longer waiting for an answer (the run is {run.status})."
 
     async def finish(self, run: RunRecord, code: int | None) -> int:
+        """Print the summary (with the resume command when the run can go on); the exit code."""
         snapshot = await self.m.graph.aget_state({"configurable": {"thread_id": run.id}})
         values = dict(snapshot.values)
         return report(run, values, self.as_json, self.console, code, self.resume_hint)
