@@ -3,7 +3,9 @@
 This is the outer layer; it alone may start the sandbox. The CLI and the service both enter
 `open_runtime`, so they take the same code path. A sandbox started here records its address
 in `<data_dir>/sandbox/endpoint.json`; another Enigma process on the same data directory
-reuses it instead of starting a second one over the same files.
+reuses it instead of starting a second one over the same files. Its port is also kept in
+`<data_dir>/sandbox/port` after it stops, and the next sandbox of the data directory binds
+that port again when it is free: links to the peers in a run's summary keep working.
 """
 
 from __future__ import annotations
@@ -12,10 +14,12 @@ import contextlib
 import json
 import logging
 import os
+import socket
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiosqlite
 import requests
@@ -50,6 +54,7 @@ __all__ = [
     "open_sqlite_saver",
     "open_store",
     "read_sandbox_endpoint",
+    "sandbox_port",
 ]
 
 
@@ -155,11 +160,12 @@ def ensure_sandbox(settings: Settings) -> tuple[SandboxUrls, SandboxServer | Non
     if found is not None:
         return found, None
     token = settings.sandbox_token.get_secret_value() if settings.sandbox_token else None
+    port = sandbox_port(settings.data_dir, settings.sandbox_host, settings.sandbox_port)
     with _uvicorn_logging_kept():
         server = SandboxServer(
             settings.data_dir / "sandbox",
             host=settings.sandbox_host,
-            port=settings.sandbox_port,
+            port=port,
             token=token,
             settings={"check_delay_seconds": settings.sandbox_check_delay_seconds},
         ).start()
@@ -187,7 +193,10 @@ def _uvicorn_logging_kept() -> Iterator[None]:
 
 
 def write_endpoint(data_dir: Path, urls: SandboxUrls) -> None:
-    """Record where the sandbox answers (without its token) for other local processes."""
+    """Record where the sandbox answers (without its token) for other local processes.
+
+    The port goes to `sandbox/port` as well, which outlives the sandbox (see `sandbox_port`).
+    """
     path = data_dir / "sandbox" / "endpoint.json"
     body = {
         "jira": urls.jira,
@@ -196,6 +205,28 @@ def write_endpoint(data_dir: Path, urls: SandboxUrls) -> None:
         "admin": urls.admin,
     }
     path.write_text(json.dumps(body))
+    (data_dir / "sandbox" / "port").write_text(str(urlsplit(urls.admin).port or ""))
+
+
+def sandbox_port(data_dir: Path, host: str, wanted: int) -> int:
+    """The port a new sandbox binds: `wanted`, else the data directory's last one if free, else 0.
+
+    Keeping the port keeps the peers' URLs (pull requests, release notes) the same from one
+    `enigma run` to the next.
+    """
+    if wanted:
+        return wanted
+    try:
+        last = int((data_dir / "sandbox" / "port").read_text().strip())
+    except (OSError, ValueError):
+        return 0
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as SandboxServer binds
+        try:
+            probe.bind((host, last))
+        except OSError:
+            return 0  # taken (by anything): a free port, and the links change
+    return last
 
 
 async def open_store(settings: Settings) -> RunStore:

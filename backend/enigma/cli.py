@@ -4,54 +4,72 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import getpass
 import json
+import os
 import signal
 import sys
 import threading
 from pathlib import Path
 from typing import Annotated, Any
 
-import typer
-from pydantic import ValidationError
-from rich.console import Console
 
-from enigma.cli_policy import app as policy_app
-from enigma.settings import Settings
+def _interrupted_while_starting(signum: int, frame: object) -> None:
+    sys.stderr.write("\nInterrupted.\n")
+    raise SystemExit(130)
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+
+def _exit_quietly(signum: int, frame: object) -> None:
+    raise SystemExit(130)
+
+
+# Started as the `enigma` command: a Ctrl-C during the slow imports below (or before a run
+# exists) ends it quietly instead of with a KeyboardInterrupt traceback. A command that follows
+# a run takes SIGINT over in its event loop (`cli_term.Interrupts`); serve, studio and sandbox
+# install their own handlers. Importing this module elsewhere (tests) changes nothing.
+if Path(sys.argv[0]).name == "enigma":
+    signal.signal(signal.SIGINT, _interrupted_while_starting)
+
+import typer  # noqa: E402
+from rich.markup import escape  # noqa: E402
+
+from enigma.cli_policy import app as policy_app  # noqa: E402
+from enigma.cli_term import make_console  # noqa: E402
+from enigma.settings import Settings  # noqa: E402
+
+# Plain help: the rich help panels print a `<bool>` type after every flag (--help included).
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__, rich_markup_mode=None)
 app.add_typer(policy_app, name="policy")
-console = Console(stderr=True)
-
-
-def _actor() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "cli"
+console = make_console(stderr=True)
 
 
 @app.command()
 def sandbox(
     host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port (0 picks a free one)")] = 0,
+    port: Annotated[
+        int, typer.Option(help="Port (0: the data directory's last one if free, else any)")
+    ] = 0,
     data_dir: Annotated[Path | None, typer.Option(help="Where the peers keep their data")] = None,
     seed: Annotated[
         Path | None, typer.Option(help="Seed file for a new data directory (default: the demo)")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON line")] = False,
+    stop_with_parent: Annotated[
+        bool, typer.Option("--stop-with-parent", hidden=True, help="Stop when the parent ends")
+    ] = False,
 ) -> None:
     """Start the local Jira, GitHub and Confluence peers and wait for Ctrl-C."""
-    from enigma.bootstrap import write_endpoint
+    from enigma.bootstrap import sandbox_port, write_endpoint
     from enigma.sandbox.core import DEFAULT_SEED
     from enigma.sandbox.server import SandboxServer
 
     settings = Settings()
     base = data_dir or settings.data_dir
+    token = settings.sandbox_token.get_secret_value() if settings.sandbox_token else None
     server = SandboxServer(
         base / "sandbox",
         host=host,
-        port=port,
+        port=sandbox_port(base, host, port),
+        token=token,
         seed_file=seed or DEFAULT_SEED,
         settings={"check_delay_seconds": settings.sandbox_check_delay_seconds},
     ).start()
@@ -65,7 +83,11 @@ def sandbox(
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    stop.wait()
+    parent = os.getppid()
+    # the CLI that started it may be killed (SIGKILL): then it is reparented, and stops
+    while not stop.wait(1.0):
+        if stop_with_parent and os.getppid() != parent:
+            break
     (base / "sandbox" / "endpoint.json").unlink(missing_ok=True)
     server.stop()
 
@@ -74,7 +96,7 @@ def sandbox(
 def run(
     fix_version: Annotated[str | None, typer.Option(help="Default: earliest unreleased")] = None,
     repos: Annotated[
-        str | None, typer.Option(help="Comma-separated; default: all configured")
+        str | None, typer.Option(help="Comma-separated; default: the configured defaults")
     ] = None,
     release_type: Annotated[
         str, typer.Option(help="major, minor, patch, hotfix or release")
@@ -95,64 +117,35 @@ def run(
         typer.Option(envvar="ENIGMA_API_TOKEN", help="API token for --url", show_default=False),
     ] = None,
 ) -> None:
-    """Run a release with live progress; asks at each approval."""
-    from enigma.runs.models import PolicyModel, RunRequest
-
+    """Run a release with live progress; asks at each decision. Ctrl-C pauses it."""
+    request: dict[str, Any] = {
+        "fix_version": fix_version,
+        "repositories": [r.strip() for r in repos.split(",") if r.strip()] if repos else [],
+        "release_type": release_type,
+        "sprint_name": sprint,
+        "dry_run": dry_run,
+    }
+    if auto_approve:
+        request["policy"] = {
+            "auto_approve": True,
+            "on_conflict": "skip",
+            "on_check_failure": "abort",
+            "on_error": "abort",
+        }
     if url is not None:
-        raise typer.Exit(
-            _run_remote(
-                url, token, fix_version, repos, release_type, sprint, dry_run, auto_approve, as_json
-            )
-        )
+        from enigma.cli_remote import run_remote_command
 
-    async def main() -> int:
-        from enigma.bootstrap import open_runtime
-        from enigma.cli_follow import earliest_unreleased, follow
+        raise typer.Exit(run_remote_command(url, token, request, as_json=as_json, console=console))
+    from enigma.cli_local import run_local
 
-        async with open_runtime(Settings(), recover=False) as rt:
-            version = fix_version or earliest_unreleased(rt)
-            chosen = rt.default_repositories or rt.repositories
-            repositories = [r.strip() for r in repos.split(",")] if repos else chosen
-            policy = (
-                PolicyModel(
-                    auto_approve=True,
-                    on_conflict="skip",
-                    on_check_failure="abort",
-                    on_error="abort",
-                )
-                if auto_approve
-                else PolicyModel()
-            )
-            try:
-                request = RunRequest.model_validate(
-                    {
-                        "fix_version": version,
-                        "repositories": repositories,
-                        "release_type": release_type,
-                        "sprint_name": sprint,
-                        "dry_run": dry_run,
-                        "policy": policy,
-                    }
-                )
-            except ValidationError as exc:
-                _fail_validation(exc)
-            from enigma.runs.manager import DecisionError
-
-            try:
-                started, _ = await rt.manager.start(request, actor=_actor())
-            except DecisionError as exc:
-                console.print(f"[red]error:[/] {exc.message}")
-                return 2
-            return await follow(rt, started.id, as_json=as_json, console=console)
-
-    raise typer.Exit(asyncio.run(main()))
+    raise typer.Exit(asyncio.run(run_local(request, as_json=as_json, console=console)))
 
 
 @app.command()
 def demo(
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON summary at the end")] = False,
 ) -> None:
-    """The sandbox demo: release 2.4.0 of every sandbox repository, decisions by policy."""
+    """The sandbox demo: release 2.4.0 of the default sandbox repositories, decided by policy."""
     run(
         fix_version="2.4.0",
         repos=None,
@@ -165,109 +158,36 @@ def demo(
 
 
 @app.command()
-def resume(run_id: str, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """Continue a paused, failed, interrupted or waiting run."""
+def resume(
+    run_id: str,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON summary at the end")] = False,
+) -> None:
+    """Continue a paused, failed, interrupted or waiting run (and answer what it waits for)."""
+    from enigma.cli_local import resume_local
 
-    async def main() -> int:
-        from enigma.bootstrap import open_runtime
-        from enigma.cli_follow import follow
-        from enigma.runs.manager import DecisionError, UnknownRun
-
-        async with open_runtime(Settings(), recover=False) as rt:
-            try:
-                run = await rt.manager.get(run_id)
-                if run.status in ("paused", "failed"):
-                    await rt.manager.resume(run_id, actor=_actor())
-                elif run.status in ("queued", "running"):
-                    await rt.manager.adopt(run_id)
-            except UnknownRun:
-                console.print(f"[red]error:[/] no run {run_id}; `enigma runs` lists them")
-                return 2
-            except DecisionError as exc:
-                console.print(f"[red]error:[/] {exc.message}")
-                return 2
-            return await follow(rt, run_id, as_json=as_json, console=console)
-
-    raise typer.Exit(asyncio.run(main()))
+    raise typer.Exit(asyncio.run(resume_local(run_id, as_json=as_json, console=console)))
 
 
 @app.command("runs")
-def list_runs(
+def runs(
     status: Annotated[str | None, typer.Option(help="Only runs with this status")] = None,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="The runs as a JSON list")] = False,
 ) -> None:
-    """List runs, newest first."""
-    from rich.table import Table
+    """List runs, newest first, with what each waits for."""
+    from enigma.cli_runs import list_runs
 
-    from enigma.bootstrap import open_store
-
-    async def read() -> tuple[list[Any], int]:
-        store = await open_store(Settings())
-        try:
-            return await store.list_runs(status, None, 100, 0)
-        finally:
-            await store.close()
-
-    runs, total = asyncio.run(read())
-    if as_json:
-        print(json.dumps([r.model_dump() for r in runs]))
-        return
-    table = Table("run", "status", "version", "type", "repositories", "by", "step")
-    for r in runs:
-        table.add_row(
-            r.id,
-            r.status,
-            r.fix_version,
-            r.release_type,
-            ",".join(r.repositories),
-            r.actor,
-            r.current_step or "",
-        )
-    Console().print(table)
-    console.print(f"{total} runs")
+    list_runs(Settings(), status, as_json)
 
 
 @app.command()
-def show(run_id: str, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """One run: status, pending decision, state summary and events."""
-    from enigma.bootstrap import open_store
-    from enigma.cli_follow import read_summary
+def show(
+    run_id: str,
+    as_json: Annotated[bool, typer.Option("--json", help="Run, summary, state and events")] = False,
+) -> None:
+    """One run: where it stands or how it ended, and its messages."""
+    from enigma.cli_runs import show_run
 
-    settings = Settings()
-
-    async def read() -> tuple[Any, list[Any]]:
-        store = await open_store(settings)
-        try:
-            return await store.get(run_id), await store.events(run_id, limit=1_000_000)
-        finally:
-            await store.close()
-
-    run, events = asyncio.run(read())
-    if run is None:
-        console.print(f"[red]error:[/] no run {run_id}; `enigma runs` lists them")
-        raise typer.Exit(2)
-    summary = read_summary(settings, run_id)
-    if as_json:
-        print(
-            json.dumps(
-                {
-                    "run": run.model_dump(),
-                    "state": summary,
-                    "events": [e.model_dump() for e in events],
-                },
-                default=str,
-            )
-        )
-        return
-    out = Console()
-    out.print(
-        f"[bold]{run.id}[/] {run.status}  {run.fix_version} {run.release_type}  by {run.actor}"
-    )
-    for p in run.pending:
-        out.print(f"  waiting for [yellow]{p.kind}[/]: choices {', '.join(p.choices)}")
-    for m in summary.get("messages", []):
-        out.print(f"  - {m['content']}")
-    out.print(f"  {len(events)} events")
+    raise typer.Exit(show_run(Settings(), run_id, as_json))
 
 
 @app.command()
@@ -281,6 +201,8 @@ def serve(
     """
     from enigma.cli_serve import serve as run_server
 
+    # uvicorn takes SIGINT while it serves and raises it again once it has shut down cleanly
+    signal.signal(signal.SIGINT, _exit_quietly)
     run_server(Settings(), host, port)
 
 
@@ -299,7 +221,7 @@ def studio(
     try:
         running = start_studio(settings, port=port, stop=stop)
     except StudioError as exc:
-        console.print(f"[red]error:[/] {exc}")
+        console.print(f"[red]error:[/] {escape(str(exc))}")
         raise typer.Exit(2) from None
     urls = {
         "studio": running.studio_url,
@@ -317,56 +239,15 @@ def studio(
     raise typer.Exit(running.wait(stop))
 
 
-def _run_remote(
-    url: str,
-    token: str | None,
-    fix_version: str | None,
-    repos: str | None,
-    release_type: str,
-    sprint: str | None,
-    dry_run: bool,
-    auto_approve: bool,
-    as_json: bool,
-) -> int:
-    """`enigma run --url`: the same release, started and followed through the service's API."""
-    from enigma.cli_remote import RemoteError, run_remote
-
-    if not token:
-        console.print("[red]error:[/] --url needs --token or ENIGMA_API_TOKEN")
-        return 2
-    request: dict[str, Any] = {
-        "fix_version": fix_version,
-        "repositories": [r.strip() for r in repos.split(",")] if repos else [],
-        "release_type": release_type,
-        "sprint_name": sprint,
-        "dry_run": dry_run,
-    }
-    if auto_approve:
-        request["policy"] = {
-            "auto_approve": True,
-            "on_conflict": "skip",
-            "on_check_failure": "abort",
-            "on_error": "abort",
-        }
-    try:
-        return asyncio.run(run_remote(url, token, request, as_json=as_json, console=console))
-    except RemoteError as exc:
-        console.print(f"[red]error:[/] {exc}")
-        return 2
-    except KeyboardInterrupt:
-        console.print("detached; the run goes on in the service")
-        return 130
-
-
-def _fail_validation(exc: ValidationError) -> Any:
-    for err in exc.errors():
-        field = ".".join(str(p) for p in err["loc"])
-        console.print(f"[red]error:[/] {field}: {err['msg'].removeprefix('Value error, ')}")
-    raise typer.Exit(2)
-
-
 def main() -> None:
     """Console script entry point."""
-    with contextlib.suppress(BrokenPipeError):
-        app()
+    try:
+        with contextlib.suppress(BrokenPipeError):
+            app()
+    except KeyboardInterrupt:  # outside a run's follow loop (which takes Ctrl-C itself)
+        raise SystemExit(130) from None
     sys.stdout.flush()
+
+
+if __name__ == "__main__":  # `python -m enigma.cli` (the CLI starts its sandbox this way)
+    main()

@@ -1,28 +1,40 @@
-"""Follow a run in the terminal: live progress, prompts at decisions, a summary at the end."""
+"""Follow a run in the terminal: live progress, prompts at decisions, a summary at the end.
+
+Ctrl-C (counted by `Interrupts`, never a KeyboardInterrupt) pauses the run at its next step
+boundary; from then on nothing is asked, and once the run stands still (paused, or waiting for
+a decision it reached first) the summary says how to continue it. At a prompt a press leaves
+the decision open. A second press stops waiting: this process stops executing the run at
+once (it is left queued or running, and `enigma resume` takes it up again).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
-import signal
 import sqlite3
 import sys
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
 from rich.console import Console
-from rich.prompt import Prompt
-from rich.table import Table
+from rich.markup import escape
 
 from enigma.bootstrap import Runtime
+from enigma.cli_prompt import ask_decision, show_decision
+from enigma.cli_report import event_line, report
+from enigma.cli_term import Interrupted, Interrupts
+from enigma.runs.decisions import DecisionError
 from enigma.runs.manager import build_snapshot_summary
-from enigma.runs.models import EventRecord, PendingDecision, RunRecord
+from enigma.runs.models import EventRecord, RunRecord
 from enigma.settings import Settings
 
-__all__ = ["ask_decision", "earliest_unreleased", "event_line", "follow", "read_summary", "report"]
+__all__ = ["earliest_unreleased", "follow", "read_summary"]
 
-_DONE = {"succeeded", "failed", "cancelled", "paused"}
+_STILL = {"succeeded", "failed", "cancelled", "paused"}
+INTERRUPTED = 130
+"""Exit code after Ctrl-C (the shell's 128 + SIGINT)."""
+UNANSWERED = 3
+"""Exit code when the run waits for a decision nobody here gives."""
 
 
 def earliest_unreleased(rt: Runtime) -> str:
@@ -71,185 +83,189 @@ def read_summary(settings: Settings, run_id: str) -> dict[str, Any]:
         conn.close()
 
 
-def event_line(event: EventRecord) -> str | None:
-    """One terminal line for an event of the log (None: not worth a line)."""
-    where = f" [cyan]{event.repo}[/]" if event.repo else ""
-    data = event.data
-    if event.type == "step.started":
-        attempt = f" (attempt {data['attempt']})" if data.get("attempt", 1) > 1 else ""
-        return f"[dim]…[/] {event.step}{where}{attempt}"
-    if event.type == "step.finished":
-        took = f"[dim]{data.get('duration_ms', 0):.0f} ms[/]"
-        return f"[green]✓[/] {event.step}{where} {took} {data.get('summary', '')}"
-    if event.type == "step.failed":
-        return f"[red]✗[/] {event.step}{where}: {data.get('error', '')}"
-    if event.type == "decision.made":
-        return f"[magenta]→[/] {event.actor} chose {data.get('action')} ({data.get('kind')})"
-    if event.type == "run.status":
-        return f"[bold]run {data.get('to')}[/] [dim]{data.get('reason', '')}[/]"
-    return None
+class _Follower:
+    """One run followed to where it stands still (see the module docstring)."""
 
+    def __init__(
+        self,
+        rt: Runtime,
+        run_id: str,
+        *,
+        user: str,
+        as_json: bool,
+        console: Console,
+        interrupts: Interrupts,
+        resume_hint: str,
+    ):
+        self.rt, self.m, self.run_id, self.user = rt, rt.manager, run_id, user
+        self.as_json, self.console, self.interrupts = as_json, console, interrupts
+        self.resume_hint = resume_hint
+        self.handled = 0  # Ctrl-C presses acted on
+        self.pausing = False
+        self.approved: set[str] = set()  # interrupts this person approved, waiting for others
+        self.seen = 0
 
-async def ask_decision(pending: PendingDecision, console: Console) -> dict[str, Any] | None:
-    """Show a pending decision and ask for the answer (None: no terminal to ask in)."""
-    payload = pending.payload
-    if pending.kind == "plan_approval":
-        _print_plan(payload.get("plan", {}), console)
-    elif pending.kind == "conflict":
-        files = ", ".join(payload.get("files", []))
-        console.print(
-            f"[yellow]Merge conflict[/] in {payload.get('repo')}: {payload.get('branch')} ({files})"
+    def say(self, text: str) -> None:
+        """A line for the person (stderr, also with --json)."""
+        self.console.print(text)
+
+    def show(self, event: EventRecord) -> None:
+        """Print the event's line, once, if it is this run's and worth a line."""
+        if event.run_id != self.run_id or event.id <= self.seen:
+            return
+        self.seen = event.id
+        if not self.as_json and (text := event_line(event)):
+            self.console.print(text)
+
+    async def run(self) -> int:
+        """Follow until the run stands still or waits for an answer nobody gives here."""
+        async with self.m.subscribe() as queue:
+            for event in await self.m.store.events(self.run_id, limit=1_000_000):
+                self.show(event)
+            while True:
+                while not queue.empty():  # what happened so far, before anything is asked
+                    item = queue.get_nowait()
+                    if isinstance(item, EventRecord):
+                        self.show(item)
+                if self.interrupts.count > self.handled:
+                    code = await self.on_interrupt()
+                    if code is not None:
+                        return code
+                run = await self.m.get(self.run_id)
+                executing = self.m.is_executing(self.run_id)
+                if run.status == "waiting_for_approval" and not executing:
+                    if self.pausing:
+                        return await self.finish(run, INTERRUPTED)
+                    code = await self.decide(run)
+                    if code is not None:
+                        return code
+                elif run.status in _STILL and not executing:
+                    return await self.finish(run, INTERRUPTED if self.pausing else None)
+                if queue.empty():
+                    await self.interrupts.wait(0.25)
+
+    async def on_interrupt(self) -> int | None:
+        """Ctrl-C: pause at the next boundary; pressed again, stop waiting for it."""
+        first = self.handled == 0
+        self.handled = self.interrupts.count
+        if not first or self.handled > 1:
+            self.say("\n[yellow]Ctrl-C again: stopping here; the run stays resumable.[/]")
+            await self.m.shutdown(timeout=1.0)
+            return await self.finish(await self.m.get(self.run_id), INTERRUPTED)
+        run = await self.m.get(self.run_id)
+        self.pausing = True
+        if run.status not in ("queued", "running"):
+            return None  # waiting or stopped: nothing runs that could be paused
+        self.say(
+            f"\n[yellow]Ctrl-C: pausing run {run.id} at the next step boundary…[/] "
+            "[dim](Ctrl-C again to stop waiting)[/]"
         )
-    elif pending.kind == "error":
-        err = payload.get("error", {})
-        console.print(
-            f"[red]Step {err.get('step')} failed[/] {err.get('repo') or ''}: {err.get('message')}"
-        )
-    elif pending.kind == "release_approval":
-        for repo, pr in payload.get("pull_requests", {}).items():
-            console.print(f"  {repo}: PR #{pr['number']} {pr['html_url']}")
-        console.print(f"  notes: {payload.get('release_notes', {}).get('url', '-')}")
-    if not sys.stdin.isatty():
-        console.print(
-            "[yellow]waiting for a decision[/]; no terminal to ask in. Answer it with "
-            "`enigma resume RUN` in a terminal or through the API."
-        )
+        # DecisionError: it reached a decision or its end meanwhile, and stands still anyway
+        with contextlib.suppress(DecisionError):
+            await self.m.pause(self.run_id, actor=self.user)
         return None
-    action = await asyncio.to_thread(
-        Prompt.ask, f"{pending.kind}", choices=pending.choices, console=console
-    )
-    comment = await asyncio.to_thread(Prompt.ask, "comment", default="", console=console)
-    exclude: dict[str, list[str]] = {}
-    if action == "amend":
-        for kind in ("tickets", "branches", "repositories"):
-            raw = await asyncio.to_thread(
-                Prompt.ask,
-                f"exclude {kind} (comma-separated{', repo:branch' if kind == 'branches' else ''})",
-                default="",
-                console=console,
+
+    async def decide(self, run: RunRecord) -> int | None:
+        """Ask for the first pending decision this person has not answered; None: go on."""
+        pending = next((p for p in run.pending if p.interrupt_id not in self.approved), None)
+        if pending is None:
+            return None  # approved here; others have yet to approve: keep following
+        if not self.as_json:
+            self.console.print()
+        show_decision(pending, self.console)
+        if not sys.stdin.isatty():
+            self.say(
+                "[yellow]The run waits for a decision[/]; there is no terminal to ask in "
+                "(answer it in a terminal, or through the API)."
             )
-            exclude[kind] = [x.strip() for x in raw.split(",") if x.strip()]
-    return {"action": action, "comment": comment, "exclude": exclude}
-
-
-def _print_plan(plan: dict[str, Any], console: Console) -> None:
-    table = Table(
-        "repository",
-        "release branch",
-        "from",
-        "branch",
-        "ticket",
-        "prediction",
-        title=f"Plan {plan.get('hash', '')}",
-    )
-    for repo in plan.get("repositories", []):
-        for b in repo["branches"] or [{"branch": "-", "ticket": "", "predicted": ""}]:
-            style = "red" if b["predicted"] == "conflict" else ""
-            table.add_row(
-                repo["repo"],
-                repo["release_branch"],
-                repo["base_ref"],
-                b["branch"],
-                b["ticket"] or "",
-                f"[{style}]{b['predicted']}[/]" if style else b["predicted"],
+            return await self.finish(run, UNANSWERED)
+        prompt = asyncio.ensure_future(ask_decision(pending, self.console, self.interrupts))
+        elsewhere = asyncio.ensure_future(self.answered_elsewhere(pending.interrupt_id))
+        await asyncio.wait({prompt, elsewhere}, return_when=asyncio.FIRST_COMPLETED)
+        if not prompt.done():  # someone else answered it (the web page, another terminal)
+            prompt.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Interrupted):
+                await prompt
+            self.say(f"\n[magenta]{elsewhere.result()}[/]")
+            return None
+        elsewhere.cancel()
+        try:
+            answer = prompt.result()
+        except Interrupted:
+            self.handled = self.interrupts.count
+            self.say(f"\n[yellow]Ctrl-C: the {_words(pending.kind)} is left unanswered.[/]")
+            return await self.finish(await self.m.get(self.run_id), INTERRUPTED)
+        if answer is None:
+            self.say(f"\n[yellow]End of input: the {_words(pending.kind)} is left unanswered.[/]")
+            return await self.finish(await self.m.get(self.run_id), UNANSWERED)
+        try:
+            after = await self.m.decide(
+                self.run_id,
+                answer.action,
+                actor=self.user,
+                comment=answer.comment,
+                exclude=answer.exclude,
+                interrupt_id=pending.interrupt_id,
+                roles=None,  # the person at this terminal is trusted as the local user
             )
-    console.print(table)
-    if plan.get("tickets_without_branch"):
-        console.print("tickets without branch: " + ", ".join(plan["tickets_without_branch"]))
-    if plan.get("branches_without_ticket"):
-        console.print("branches without ticket: " + ", ".join(plan["branches_without_ticket"]))
+        except DecisionError as exc:
+            self.say(f"[red]Not accepted:[/] {escape(exc.message)}")
+            return None  # asked again (or moved on, if someone else answered first)
+        still = next((p for p in after.pending if p.interrupt_id == pending.interrupt_id), None)
+        if still is not None and after.status == "waiting_for_approval":
+            self.approved.add(pending.interrupt_id)
+            needed = int((still.payload.get("approval") or {}).get("approvers") or 1)
+            got = still.payload.get("approved_by") or [self.user]
+            self.say(
+                f"[magenta]Approved ({len(got)} of {needed} approvals);[/] waiting for "
+                f"{needed - len(got)} more (Ctrl-C leaves; the run waits on)."
+            )
+        return None
 
-
-async def follow(rt: Runtime, run_id: str, *, as_json: bool, console: Console) -> int:
-    """Show progress until the run ends, pauses or needs an answer nobody can give here."""
-    manager = rt.manager
-    loop = asyncio.get_running_loop()
-    interrupted = asyncio.Event()
-    with contextlib.suppress(NotImplementedError):
-        loop.add_signal_handler(signal.SIGINT, interrupted.set)
-    seen = 0
-    async with manager.subscribe() as queue:
-        for event in await manager.store.events(run_id, limit=1_000_000):
-            seen = event.id
-            if not as_json and (text := event_line(event)):
-                console.print(text)
+    async def answered_elsewhere(self, interrupt_id: str) -> str:
+        """Return (with who answered) once the decision is no longer pending."""
         while True:
-            if interrupted.is_set():
-                interrupted.clear()
-                console.print("[yellow]Ctrl-C: pausing at the next step boundary…[/]")
-                with contextlib.suppress(Exception):
-                    await manager.pause(run_id, actor="cli")
-            run = await manager.get(run_id)
-            if run.status == "waiting_for_approval" and not manager.is_executing(run_id):
-                answered = False
-                for pending in run.pending:
-                    answer = await ask_decision(pending, console)
-                    if answer is None:
-                        return await _finish(rt, run, as_json, console, code=3)
-                    await manager.decide(
-                        run_id,
-                        answer["action"],
-                        actor="cli",
-                        comment=answer["comment"],
-                        exclude=answer["exclude"],
-                        interrupt_id=pending.interrupt_id,
-                    )
-                    answered = True
-                    break
-                if answered:
-                    continue
-            if run.status in _DONE and not manager.is_executing(run_id):
-                return await _finish(rt, run, as_json, console)
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(0.5):
-                    item = await queue.get()
-                if isinstance(item, EventRecord) and item.run_id == run_id and item.id > seen:
-                    seen = item.id
-                    if not as_json and (text := event_line(item)):
-                        console.print(text)
+            await asyncio.sleep(0.5)
+            run = await self.m.get(self.run_id)
+            if any(p.interrupt_id == interrupt_id for p in run.pending):
+                continue
+            answers = await self.m.store.events(
+                self.run_id, limit=1_000_000, types={"decision.made"}
+            )
+            by = [e for e in answers if e.data.get("interrupt_id") == interrupt_id]
+            if by:
+                return f"Answered meanwhile: {by[-1].actor} chose {by[-1].data.get('action')}."
+            return f"No longer waiting for an answer (the run is {run.status})."
+
+    async def finish(self, run: RunRecord, code: int | None) -> int:
+        """Print the summary (with the resume command when the run can go on); the exit code."""
+        snapshot = await self.m.graph.aget_state({"configurable": {"thread_id": run.id}})
+        values = dict(snapshot.values)
+        return report(run, values, self.as_json, self.console, code, self.resume_hint)
 
 
-async def _finish(
-    rt: Runtime, run: RunRecord, as_json: bool, console: Console, code: int | None = None
-) -> int:
-    snapshot = await rt.manager.graph.aget_state({"configurable": {"thread_id": run.id}})
-    return report(run, dict(snapshot.values), as_json, console, code)
+def _words(kind: str) -> str:
+    return kind.replace("_", " ")
 
 
-def report(
-    run: RunRecord,
-    values: dict[str, Any],
+async def follow(
+    rt: Runtime,
+    run_id: str,
+    *,
+    user: str,
     as_json: bool,
     console: Console,
-    code: int | None = None,
-    resume_hint: str = "enigma resume {run_id}",
+    interrupts: Interrupts,
+    resume_hint: str,
 ) -> int:
-    """Print how the run ended (one JSON line with --json); the exit code to use."""
-    prs = {repo: pr["html_url"] for repo, pr in (values.get("pull_requests") or {}).items()}
-    summary = {
-        "run_id": run.id,
-        "status": run.status,
-        "outcome": values.get("outcome"),
-        "reason": values.get("outcome_reason"),
-        "pull_requests": prs,
-        "skipped": values.get("skipped") or [],
-        "notes_url": (values.get("release_notes") or {}).get("url"),
-        "tickets_done": (values.get("finalized") or {}).get("tickets", []),
-    }
-    if as_json:
-        print(json.dumps(summary), flush=True)
-    else:
-        console.print(f"\n[bold]Run {run.id}: {run.status}[/] {summary['reason'] or ''}")
-        for repo, url in prs.items():
-            console.print(f"  PR {repo}: {url}")
-        if summary["notes_url"]:
-            console.print(f"  notes: {summary['notes_url']}")
-        for skip in summary["skipped"]:
-            console.print(
-                f"  [yellow]skipped[/] {skip['repo']} {skip.get('branch') or ''}: {skip['reason']}"
-            )
-        if run.status == "paused":
-            console.print(f"  continue with: {resume_hint.format(run_id=run.id)}")
-    if code is not None:
-        return code
-    return 0 if run.status == "succeeded" else 1
+    """Show progress until the run stands still or needs an answer nobody gives here."""
+    follower = _Follower(
+        rt,
+        run_id,
+        user=user,
+        as_json=as_json,
+        console=console,
+        interrupts=interrupts,
+        resume_hint=resume_hint,
+    )
+    return await follower.run()

@@ -11,16 +11,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
 from typing import Any
 
 import httpx
 from httpx_sse import aconnect_sse
 from rich.console import Console
+from rich.markup import escape
 
-from enigma.cli_follow import ask_decision, event_line, report
+from enigma.cli_prompt import ask_decision, show_decision
+from enigma.cli_report import event_line, report
+from enigma.cli_term import Interrupted, Interrupts
 from enigma.runs.models import EventRecord, PendingDecision, RunRecord
 
-__all__ = ["RemoteError", "run_remote"]
+__all__ = ["RemoteError", "run_remote", "run_remote_command"]
 
 # The API route that gives a pending decision each answer the graph accepts.
 _ROUTE = {
@@ -49,10 +53,28 @@ def _check(answer: httpx.Response) -> dict[str, Any]:
     return body
 
 
+def run_remote_command(
+    url: str, token: str | None, request: dict[str, Any], *, as_json: bool, console: Console
+) -> int:
+    """`enigma run --url`: the exit code (2 when the service refuses or cannot be reached)."""
+    if not token:
+        console.print("[red]error:[/] --url needs --token or ENIGMA_API_TOKEN")
+        return 2
+    try:
+        return asyncio.run(run_remote(url, token, request, as_json=as_json, console=console))
+    except RemoteError as exc:
+        console.print(f"[red]error:[/] {escape(str(exc))}")
+        return 2
+
+
 async def run_remote(
     url: str, token: str, request: dict[str, Any], *, as_json: bool, console: Console
 ) -> int:
-    """Start a run on the service and follow it to its end; the exit code."""
+    """Start a run on the service and follow it to its end; the exit code.
+
+    Ctrl-C (at a prompt too) detaches: the run goes on in the service.
+    """
+    interrupts = Interrupts().install()
     headers = {"Authorization": f"Bearer {token}"}
     async with httpx.AsyncClient(base_url=url, headers=headers, timeout=30) as http:
         if not request.get("fix_version") or not request.get("repositories"):
@@ -64,12 +86,36 @@ async def run_remote(
                     raise RemoteError("no unreleased fix version; pass --fix-version")
                 request["fix_version"] = min(config["fix_versions"], key=_version_key)
         run = _check(await http.post("/api/runs", json=request))
-        if not as_json:
-            console.print(f"run {run['id']} started on {url}")
-        return await _follow(http, run["id"], as_json=as_json, console=console)
+        console.print(
+            f"Run [bold]{run['id']}[/] started (fix version {run['fix_version']}) on {url}"
+        )
+        following = asyncio.ensure_future(
+            _follow(http, run["id"], as_json=as_json, console=console, interrupts=interrupts)
+        )
+        pressed = asyncio.ensure_future(interrupts.pressed.wait())
+        await asyncio.wait({following, pressed}, return_when=asyncio.FIRST_COMPLETED)
+        pressed.cancel()
+        if not following.done():
+            following.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Interrupted):
+                await following
+        elif not isinstance(following.exception(), Interrupted):
+            return following.result()
+        console.print(
+            f"\n[yellow]Detached from run {run['id']}[/]; it goes on in the service "
+            f"({url}/, GET /api/runs/{run['id']})."
+        )
+        return 130
 
 
-async def _follow(http: httpx.AsyncClient, run_id: str, *, as_json: bool, console: Console) -> int:
+async def _follow(
+    http: httpx.AsyncClient,
+    run_id: str,
+    *,
+    as_json: bool,
+    console: Console,
+    interrupts: Interrupts,
+) -> int:
     last = 0
     while True:
         try:
@@ -90,7 +136,7 @@ async def _follow(http: httpx.AsyncClient, run_id: str, *, as_json: bool, consol
                     if event.type != "run.status":
                         continue
                     code = await _on_status(
-                        http, run_id, str(event.data.get("to")), as_json, console
+                        http, run_id, str(event.data.get("to")), as_json, console, interrupts
                     )
                     if code is not None:
                         return code
@@ -101,28 +147,45 @@ async def _follow(http: httpx.AsyncClient, run_id: str, *, as_json: bool, consol
 
 
 async def _on_status(
-    http: httpx.AsyncClient, run_id: str, status: str, as_json: bool, console: Console
+    http: httpx.AsyncClient,
+    run_id: str,
+    status: str,
+    as_json: bool,
+    console: Console,
+    interrupts: Interrupts,
 ) -> int | None:
     """Ask for a pending decision, or report the end; None to keep following."""
     if status != "waiting_for_approval" and status not in _STOPPED:
         return None
     detail = _check(await http.get(f"/api/runs/{run_id}"))
     run = RunRecord.model_validate({k: v for k, v in detail.items() if k in RunRecord.model_fields})
+    hint = f"POST /api/runs/{run_id}/resume"
     if run.status in _STOPPED:
-        hint = "POST /api/runs/{run_id}/resume"
         return report(run, detail.get("state") or {}, as_json, console, resume_hint=hint)
     if run.status != "waiting_for_approval" or not run.pending:
         return None  # an old event of the backlog; the run moved on since
     pending: PendingDecision = run.pending[0]
-    answer = await ask_decision(pending, console)
+    console.print()
+    show_decision(pending, console)
+    answer = None
+    if sys.stdin.isatty():
+        answer = await ask_decision(pending, console, interrupts)
+    else:
+        console.print(
+            "[yellow]The run waits for a decision[/]; there is no terminal to ask in "
+            "(answer it on the web page or through the API)."
+        )
     if answer is None:
         return report(run, detail.get("state") or {}, as_json, console, code=3)
-    body: dict[str, Any] = {"comment": answer["comment"], "interrupt_id": pending.interrupt_id}
-    if answer["action"] == "amend":
-        body["exclude"] = answer["exclude"]
-    route = _ROUTE[answer["action"]]
-    with contextlib.suppress(RemoteError):  # someone else answered first: follow on
+    body: dict[str, Any] = {"comment": answer.comment, "interrupt_id": pending.interrupt_id}
+    if answer.action == "amend":
+        body["exclude"] = answer.exclude
+    route = _ROUTE[answer.action]
+    try:
         _check(await http.post(f"/api/runs/{run_id}/{route}", json=body))
+    except RemoteError as exc:  # not allowed (ask again), or answered meanwhile (follow on)
+        console.print(f"[red]Not accepted:[/] {escape(str(exc))}")
+        return await _on_status(http, run_id, status, as_json, console, interrupts)
     return None
 
 

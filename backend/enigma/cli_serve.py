@@ -13,6 +13,7 @@ import socket
 from typing import Any
 
 from enigma.bootstrap import Runtime
+from enigma.cli_term import enigma_command
 from enigma.settings import Settings
 
 __all__ = ["bind", "greeting", "serve"]
@@ -53,7 +54,7 @@ def greeting(url: str, runtime: Runtime, demo_token: str | None) -> str:
         "Start a release run:",
         '  curl -sS -X POST "$ENIGMA_URL/api/runs" -H "Authorization: Bearer $ENIGMA_API_TOKEN" \\',
         f"       -H 'Content-Type: application/json' -d {shlex.quote(body)}",
-        f'  enigma run --url "$ENIGMA_URL" --fix-version {version}',
+        f'  {enigma_command()} run --url "$ENIGMA_URL" --fix-version {version}',
         "",
         "Ctrl-C stops the service; runs in flight stop at a step boundary and continue at the",
         "next start.",

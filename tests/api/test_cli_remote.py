@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 
 import pytest
@@ -60,9 +61,12 @@ def test_enigma_run_url_follows_a_run_to_its_end_and_stops_at_a_decision_without
         token=token,
     )
     assert waiting.returncode == 3, waiting.stderr
-    assert "waiting for a decision" in waiting.stderr
+    assert "The run waits for a decision; there is no terminal to ask in" in waiting.stderr
     assert "fetch_tickets" in waiting.stderr and "plan_release" in waiting.stderr
-    run_id = waiting.stderr.split("run ", 1)[1].split()[0]
+    started = re.search(r"Run (run-[0-9a-f]+) started \(fix version 2\.3\.1\)", waiting.stderr)
+    assert started is not None, waiting.stderr
+    run_id = started.group(1)
+    assert "Plan " in waiting.stderr and "approve creates the release branches" in waiting.stderr
     assert shared_stack.manager.run(run_id)["status"] == "waiting_for_approval"
     shared_stack.manager.act(run_id, "cancel", expect=200)
 
