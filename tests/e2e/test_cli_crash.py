@@ -156,7 +156,7 @@ def test_sigkill_at_five_points_then_resume(
     )
     proc = launch("resume", run_id, "--json")
     try:
-        _wait(lambda: _step(tmp_path) == "publish_release_notes", "publish_release_notes", timeout=90)
+        _wait(lambda: _step(tmp_path) == "publish_release_notes", "the notes", timeout=90)
     except AssertionError:
         print("DEBUG", _run_store(tmp_path), _kinds(urls))
         raise

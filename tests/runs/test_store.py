@@ -4,13 +4,17 @@ commit order, idempotent creation, search, retention, and outages reported as su
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+import threading
 import time
 import zlib
+from pathlib import Path
 
 import pytest
 
 from enigma.runs.models import TRANSITIONS, RunRecord
 from enigma.runs.pg_store import PgRunStore
+from enigma.runs.sqlite_schema import MIGRATIONS, connect, migrate
 from enigma.runs.store import IllegalTransition, StoreUnavailable, VersionBusy
 from tests.runs.conftest import StoreFactory, run_async
 
@@ -262,3 +266,29 @@ async def test_a_stale_fence_refuses_the_old_worker_s_writes(
         assert (await two.append_event("run-a", "fresh.write")).type == "fresh.write"
         assert [e.type for e in await two.events("run-a")] == ["fresh.write"]
         assert (await two.get("run-a")).status == "running"  # type: ignore[union-attr]
+
+
+def test_processes_opening_one_new_data_directory_at_once_migrate_it_once(tmp_path: Path) -> None:
+    """The service, `enigma runs` and a CLI run may open a fresh data directory together."""
+    path = tmp_path / "runs.sqlite3"
+    together = threading.Barrier(6)
+    failures: list[BaseException] = []
+
+    def open_store() -> None:
+        db = connect(path)  # a connection of its own, as another process has
+        try:
+            together.wait(10)
+            migrate(db)
+        except BaseException as exc:
+            failures.append(exc)
+        finally:
+            db.close()
+
+    threads = [threading.Thread(target=open_store) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert failures == []
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)

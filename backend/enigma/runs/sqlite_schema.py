@@ -99,18 +99,18 @@ def connect(path: Path) -> Db:
 
 
 def migrate(db: Db) -> None:
-    """Apply the migrations this database has not had yet."""
-    current = int(db.execute("PRAGMA user_version").fetchone()[0])
-    if (
-        current == 0
-        and db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='runs'").fetchone()
-    ):
-        current = 1  # a data directory from before versioning: it has the first schema
+    """Apply the migrations this database has not had yet, one transaction each.
+
+    Several processes may open one data directory at once (the service, `enigma runs`, a
+    CLI run): the version is read inside the write transaction, so exactly one of them
+    applies each migration and the others see it done.
+    """
     for version, script in enumerate(MIGRATIONS, start=1):
-        if version <= current:
-            continue
         db.execute("BEGIN IMMEDIATE")
         try:
+            if version <= _version(db):
+                db.execute("ROLLBACK")
+                continue
             for statement in filter(str.strip, script.split(";")):
                 db.execute(statement)
             db.execute(f"PRAGMA user_version={version}")
@@ -118,3 +118,13 @@ def migrate(db: Db) -> None:
         except BaseException:
             db.execute("ROLLBACK")
             raise
+
+
+def _version(db: Db) -> int:
+    current = int(db.execute("PRAGMA user_version").fetchone()[0])
+    if (
+        current == 0
+        and db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='runs'").fetchone()
+    ):
+        return 1  # a data directory from before versioning: it has the first schema
+    return current
