@@ -214,6 +214,7 @@ def check_branch_name(name: str) -> str:
         capture_output=True,
         text=True,
         check=False,
+        process_group=0,  # out of the terminal's reach, like every git of a run (scope.py)
     )
     # --branch expands `@{-1}`-style names: anything but the name itself back is a refusal
     if proc.returncode != 0 or proc.stdout.strip() != name:

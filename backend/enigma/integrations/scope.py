@@ -168,7 +168,11 @@ def guard_session(session: requests.Session, adapter: HTTPAdapter | None = None)
 def run_process(
     argv: list[str], env: Mapping[str, str], timeout: float
 ) -> subprocess.CompletedProcess[str]:
-    """`subprocess.run` that kills the process when the run is stopped hard (or times out)."""
+    """`subprocess.run` that kills the process when the run is stopped hard (or times out).
+
+    The process gets a process group of its own: a Ctrl-C in the terminal is the CLI's to
+    handle (pause at the next step), not a signal that kills git in the middle of a step.
+    """
     scope = current_scope()
     scope.check()
     with subprocess.Popen(
@@ -178,6 +182,7 @@ def run_process(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        process_group=0,
     ) as proc:
         deadline = time.monotonic() + timeout
         while True:
