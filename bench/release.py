@@ -21,6 +21,7 @@ from pathlib import Path
 from bench.common import Row, log
 from bench.sandbox import SandboxProcess
 from enigma.bootstrap import open_sqlite_saver
+from enigma.bootstrap_sandbox import sandbox_endpoints
 from enigma.context import Context
 from enigma.graph import build_graph
 from enigma.integrations.factory import build_clients
@@ -64,7 +65,7 @@ async def _enigma_release(data_dir: Path, urls: dict[str, str]) -> tuple[float, 
         admin=urls["admin"],
     )
     context = Context(
-        clients=build_clients(settings, sandbox),
+        clients=build_clients(settings, sandbox_endpoints(sandbox)),
         check_poll_seconds=0.02,
         check_timeout_seconds=60,
         retry_backoff_seconds=0.05,

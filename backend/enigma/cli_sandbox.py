@@ -10,7 +10,7 @@ command ends; `open_runtime` then finds it through `endpoint.json`, as it finds 
 another process started. The sandbox also stops by itself when the CLI dies (SIGKILL), and
 the next start binds the port it had, so the links of a summary keep their address.
 
-`enigma serve` keeps the sandbox in a thread (`bootstrap.ensure_sandbox`): a service is not
+`enigma serve` keeps the sandbox in a thread (`bootstrap_sandbox.ensure_sandbox`): a service is not
 a terminal's foreground job whose Ctrl-C should pause a run, and its shutdown stops both.
 """
 

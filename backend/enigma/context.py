@@ -1,18 +1,18 @@
 """The runtime context: settings and clients every node receives through `Runtime[Context]`.
 
 Nodes never import a client. The run manager, the CLI and the tests build a `Context` with the
-clients they want (real services, the sandbox, or no-op clients for benchmarks). LangGraph
-Studio hands the graph a plain dict of the JSON-able fields instead; `clients_of` then builds
-the clients from `ENIGMA_*` settings, once per process.
+clients they want (real services, the sandbox, or no-op clients for benchmarks); `clients` has
+no default, so a run without clients fails where it is started, not in its first step.
+LangGraph Studio sends only the JSON-able fields; the graph it serves (`studio_graph`) has a
+context schema of its own whose clients default to the ones that server process built.
 """
 
 from __future__ import annotations
 
-import threading
 from concurrent.futures import Executor
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Annotated, Any, Protocol
+from typing import Annotated, Protocol
 
 from pydantic import ConfigDict, SkipValidation
 from pydantic.json_schema import SkipJsonSchema
@@ -23,7 +23,7 @@ from enigma.integrations.scope import current_scope
 from enigma.policy import Policy as ReleasePolicy
 from enigma.policy import policy_hash
 
-__all__ = ["Clients", "Clock", "Context", "SystemClock", "clients_of", "context_of"]
+__all__ = ["Clients", "Clock", "Context", "SystemClock"]
 
 
 class Clock(Protocol):
@@ -50,7 +50,7 @@ class SystemClock:
         await current_scope().sleep(seconds)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Context:
     """What a release run is handed besides its state."""
 
@@ -68,10 +68,8 @@ class Context:
     """How often wait_for_checks looks at the checks."""
     retry_backoff_seconds: float | None = None
     """First pause before an automatic retry (doubles, with jitter); None: the policy's backoff."""
-    clients: SkipJsonSchema[Annotated[Clients | None, SkipValidation]] = field(
-        default=None, compare=False
-    )
-    """Injected clients; None builds them from ENIGMA_* settings (Studio)."""
+    clients: SkipJsonSchema[Annotated[Clients, SkipValidation]] = field(compare=False)
+    """The tracker, code host, wiki and git planner the run talks through."""
     clock: SkipJsonSchema[Annotated[Clock, SkipValidation]] = field(
         default_factory=SystemClock, compare=False
     )
@@ -96,37 +94,6 @@ class Context:
     def policy_hash(self) -> str:
         """The hash of the release policy, recorded with the plan and every approval."""
         return self.rules_hash or _hash_of(self.rules)
-
-
-_built: Clients | None = None
-_lock = threading.Lock()
-
-
-def context_of(value: Any) -> Context:
-    """Accept a Context, a dict of its JSON fields (Studio), or None."""
-    if isinstance(value, Context):
-        return value
-    names = {f.name for f in fields(Context)} - {
-        "clients",
-        "clock",
-        "executor",
-        "patience",
-        "rules",
-    }
-    return Context(**{k: v for k, v in dict(value or {}).items() if k in names})
-
-
-def clients_of(context: Context) -> Clients:
-    """The context's clients, or ones built once from settings (real services or sandbox)."""
-    global _built
-    if context.clients is not None:
-        return context.clients
-    with _lock:
-        if _built is None:
-            from enigma.integrations.factory import clients_from_environment
-
-            _built = clients_from_environment()
-        return _built
 
 
 _hashes: dict[int, tuple[ReleasePolicy, str]] = {}

@@ -9,8 +9,10 @@
     any step ──error──▶ handle_error ──▶ retry | skip | abort (close_run)
     a version that does not exist, has no tickets or nothing to release ──▶ close_run
 
-`graph` (module level, no checkpointer) is what langgraph.json exports: the LangGraph server
-brings its own persistence. The run manager and the CLI call `build_graph(checkpointer)`.
+The run manager, the CLI and the benchmarks call `build_graph(checkpointer)` and run it with a
+`Context` that carries the clients. LangGraph Studio's graph (`studio_graph`, what
+langgraph.json exports) is built here too, with a context schema of its own and no
+checkpointer: the LangGraph server brings its own persistence.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from enigma.nodes.repository import (
 from enigma.nodes.tickets import fetch_tickets
 from enigma.state import ReleaseInput, RepoResults, RepoState, WorkflowState
 
-__all__ = ["build_graph", "build_repository_graph", "graph"]
+__all__ = ["build_graph", "build_repository_graph"]
 
 RepoStep = Literal[
     "create_release_branch", "merge_feature_branches", "open_pull_request", "wait_for_checks"
@@ -210,9 +212,15 @@ def build_repository_graph() -> CompiledStateGraph[Any, Any, Any, Any]:
     return g.compile(name="release_repository")
 
 
-def build_graph(checkpointer: Checkpointer = None) -> CompiledStateGraph[Any, Any, Any, Any]:
-    """The release workflow, compiled with `checkpointer` (None for LangGraph Studio)."""
-    g = StateGraph(WorkflowState, context_schema=Context, input_schema=ReleaseInput)
+def build_graph(
+    checkpointer: Checkpointer = None, context_schema: type[Context] = Context
+) -> CompiledStateGraph[Any, Any, Any, Any]:
+    """The release workflow, compiled with `checkpointer` (None for LangGraph Studio).
+
+    `context_schema` is what LangGraph turns a dict context into (Studio sends one); a
+    subclass of `Context` can give the fields Studio cannot send, the clients, a default.
+    """
+    g = StateGraph(WorkflowState, context_schema=context_schema, input_schema=ReleaseInput)
     g.add_node("fetch_tickets", fetch_tickets)
     g.add_node("plan_release", plan_release)
     g.add_node("approve_plan", approve_plan)
@@ -244,6 +252,3 @@ def build_graph(checkpointer: Checkpointer = None) -> CompiledStateGraph[Any, An
     g.add_conditional_edges("handle_error", route_after_handle_error)
     g.add_edge("close_run", END)
     return g.compile(checkpointer=checkpointer, name="enigma_release")
-
-
-graph = build_graph()

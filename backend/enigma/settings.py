@@ -13,7 +13,9 @@ from typing import Annotated, Any
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-__all__ = ["ApiUser", "ServiceEndpoints", "Settings", "default_data_dir"]
+from enigma.integrations.endpoints import Endpoints
+
+__all__ = ["ApiUser", "Settings", "default_data_dir"]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -28,20 +30,6 @@ class ApiUser(BaseModel):
 
     user: str
     roles: list[str] = Field(default_factory=lambda: ["viewer"])
-
-
-class ServiceEndpoints(BaseModel):
-    """Where the three services answer and the credentials for them (secrets stay SecretStr)."""
-
-    jira_url: str
-    jira_user: str | None = None
-    jira_token: SecretStr
-    github_url: str
-    github_owner: str
-    github_token: SecretStr
-    confluence_url: str
-    confluence_user: str | None = None
-    confluence_token: SecretStr
 
 
 class Settings(BaseSettings):
@@ -120,13 +108,13 @@ class Settings(BaseSettings):
         """True unless every service has a URL and a token."""
         return self.endpoints() is None
 
-    def endpoints(self) -> ServiceEndpoints | None:
-        """The real services, when all of them are configured."""
+    def endpoints(self) -> Endpoints | None:
+        """The real services, when all of them are configured (GitHub's pacing on)."""
         if not (self.jira_url and self.jira_token and self.github_token and self.github_owner):
             return None
         if not (self.confluence_url and self.confluence_token):
             return None
-        return ServiceEndpoints(
+        return Endpoints(
             jira_url=self.jira_url,
             jira_user=self.jira_user,
             jira_token=self.jira_token,

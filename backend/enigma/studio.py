@@ -1,10 +1,10 @@
 """LangGraph Studio against the sandbox: what `enigma studio` (and `make dev`) runs.
 
-`langgraph dev` (langgraph-cli's in-memory server) serves the graph `langgraph.json` exports.
-Studio hands the nodes a plain dict as context, so `clients_of` builds the clients from
-`ENIGMA_*` settings inside the server process; `server_env` puts the sandbox's address and
-token there (`clients_from_environment` reads ENIGMA_SANDBOX_HOST/PORT/TOKEN and
-ENIGMA_DATA_DIR for its git mirrors).
+`langgraph dev` (langgraph-cli's in-memory server) serves the graph `langgraph.json` exports,
+`studio_graph.graph`. Studio sends the context as a plain dict, so that graph's clients are
+built from `ENIGMA_*` settings inside the server process (`studio_graph.studio_clients`);
+`server_env` puts the sandbox's address and token there (ENIGMA_SANDBOX_HOST/PORT/TOKEN, and
+ENIGMA_DATA_DIR for the git mirrors).
 
 The server runs in `<data_dir>/studio` with reload off. The in-memory server keeps its threads
 in `.langgraph_api/` under its working directory, so they stay with the other run-time files
@@ -12,7 +12,7 @@ in `.langgraph_api/` under its working directory, so they stay with the other ru
 uvicorn's reloader would watch the whole working directory and restart the server, ending the
 release it runs, whenever a watched file changed; restart `make dev` to load changed code
 (threads and sandbox data are kept). `langgraph.json` names the graph by module
-(`enigma.graph:graph`), so any working directory works.
+(`enigma.studio_graph:graph`), so any working directory works.
 
 Nothing here needs the internet: analytics, the version check and tracing are switched off.
 The Studio page itself is served by smith.langchain.com to the browser, which then talks to
@@ -34,7 +34,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from enigma.bootstrap import ensure_sandbox
+from enigma.bootstrap_sandbox import ensure_sandbox, stop_sandbox
 from enigma.sandbox.server import SandboxServer, SandboxUrls
 from enigma.settings import REPO_ROOT, Settings
 
@@ -138,7 +138,7 @@ class Studio:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-        _stop_sandbox(self.sandbox, self.data_dir)
+        stop_sandbox(self.sandbox, self.data_dir)
         self.sandbox = None
 
 
@@ -169,7 +169,7 @@ def start_studio(
             start_new_session=True,  # Ctrl-C reaches us only; we stop the server in order
         )
     except OSError as exc:
-        _stop_sandbox(sandbox, data_dir)
+        stop_sandbox(sandbox, data_dir)
         raise StudioError(f"could not run langgraph dev: {exc}") from exc
     studio = Studio(process, f"http://{host}:{port}", data_dir, urls, sandbox)
     try:
@@ -195,9 +195,3 @@ def _wait_ready(studio: Studio, timeout: float, stop: threading.Event) -> None:
         stop.wait(0.25)
     if not stop.is_set():
         raise StudioError(f"langgraph dev did not answer on {studio.api_url} in {timeout:.0f} s")
-
-
-def _stop_sandbox(sandbox: SandboxServer | None, data_dir: Path) -> None:
-    if sandbox is not None:
-        (data_dir / "sandbox" / "endpoint.json").unlink(missing_ok=True)
-        sandbox.stop()

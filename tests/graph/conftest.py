@@ -18,6 +18,7 @@ import pytest
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from langgraph.types import Command
 
+from enigma.bootstrap_sandbox import sandbox_endpoints
 from enigma.context import Context
 from enigma.graph import build_graph
 from enigma.integrations.factory import build_clients
@@ -55,7 +56,7 @@ class Release:
         self.data_dir = data_dir
         settings = Settings(data_dir=data_dir, http_backoff_seconds=0.01)
         self.server = server
-        self.clients = build_clients(settings, server.urls)
+        self.clients = build_clients(settings, sandbox_endpoints(server.urls))
         self.context = Context(
             clients=self.clients,
             check_poll_seconds=0.05,

@@ -13,6 +13,7 @@ import aiosqlite
 import pytest
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
+from enigma.bootstrap_sandbox import sandbox_endpoints
 from enigma.context import Context
 from enigma.graph import build_graph
 from enigma.integrations.factory import build_clients
@@ -73,7 +74,7 @@ async def open_manager(
     data_dir.mkdir(parents=True, exist_ok=True)
     settings = Settings(data_dir=data_dir, http_backoff_seconds=0.01)
     context = Context(
-        clients=build_clients(settings, server.urls),
+        clients=build_clients(settings, sandbox_endpoints(server.urls)),
         check_poll_seconds=float(options.pop("check_poll_seconds", 0.05)),
         retry_backoff_seconds=0.01,
         rules=options.pop("rules", None) or ReleasePolicy(),

@@ -28,9 +28,9 @@ import requests
 from langgraph_sdk import get_sync_client
 from langgraph_sdk.client import SyncLangGraphClient
 
-from enigma.graph import graph as release_graph
 from enigma.state import RELEASE_TYPES
 from enigma.studio import free_port
+from enigma.studio_graph import graph as release_graph
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 

@@ -11,7 +11,7 @@ from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 from typing_extensions import TypedDict
 
-from enigma.context import Clients, Context, clients_of, context_of
+from enigma.context import Clients, Context
 from enigma.integrations.errors import IntegrationError
 from enigma.integrations.patience import call_patiently
 from enigma.state import ApprovalRecord, ErrorRecord
@@ -91,9 +91,11 @@ def approval_request(context: Context, kind: str, release_type: str) -> dict[str
 
 
 def deps(runtime: Runtime[Context]) -> tuple[Context, Clients]:
-    """The run's context and clients."""
-    context = context_of(runtime.context)
-    return context, clients_of(context)
+    """The run's context and clients (TypeError for a run started without a Context)."""
+    context = runtime.context
+    if not isinstance(context, Context):  # LangGraph passes None when no context was given
+        raise TypeError("the release graph runs with context=Context(clients=...)")
+    return context, context.clients
 
 
 async def io(context: Context, fn: Callable[..., T], *args: Any) -> T:

@@ -1,0 +1,182 @@
+"""The sandbox as the outer layer uses it: find a running one, start one, describe its endpoints.
+
+A sandbox started here records its address in `<data_dir>/sandbox/endpoint.json`; another
+Enigma process on the same data directory reuses it instead of starting a second one over the
+same files. Its port is also kept in `<data_dir>/sandbox/port` after it stops, and the next
+sandbox of the data directory binds that port again when it is free: links to the peers in a
+run's summary keep working.
+
+`sandbox_endpoints` is the one place that describes the sandbox to the clients, and the one
+place that turns GitHub's request pacing off. Only the outer layer (bootstrap, the CLI,
+Studio) imports the sandbox; tests/test_layers.py keeps it that way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import socket
+import tomllib
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import requests
+from pydantic import SecretStr
+
+from enigma.integrations.endpoints import Endpoints
+from enigma.sandbox.core import DEFAULT_SEED
+from enigma.sandbox.server import SandboxServer, SandboxUrls
+from enigma.settings import Settings
+
+__all__ = [
+    "ensure_sandbox",
+    "read_sandbox_endpoint",
+    "running_sandbox",
+    "sandbox_endpoints",
+    "sandbox_owner",
+    "sandbox_port",
+    "stop_sandbox",
+    "write_endpoint",
+]
+
+
+def sandbox_endpoints(urls: SandboxUrls, owner: str | None = None) -> Endpoints:
+    """The clients' view of a sandbox: its peers, its token, the seed's GitHub owner."""
+    token = SecretStr(urls.token)
+    return Endpoints(
+        jira_url=urls.jira,
+        jira_token=token,
+        github_url=urls.github,
+        github_owner=owner or sandbox_owner(),
+        github_token=token,
+        confluence_url=urls.confluence,
+        confluence_token=token,
+        # PyGithub's 1 s between writes protects GitHub, not a local peer: with it a sandbox
+        # release would spend most of its time asleep (every merge, PR and status is a write)
+        pace_writes=False,
+    )
+
+
+def sandbox_owner(seed_file: Path = DEFAULT_SEED) -> str:
+    """The GitHub owner the sandbox seeds (`[github] owner`), "acme" if unreadable."""
+    try:
+        seed = tomllib.loads(seed_file.read_text())
+    except (OSError, tomllib.TOMLDecodeError):
+        return "acme"
+    return str(seed.get("github", {}).get("owner") or "acme")
+
+
+def stop_sandbox(server: SandboxServer | None, data_dir: Path) -> None:
+    """Stop a sandbox this process started and take back its announcement."""
+    if server is not None:
+        (data_dir / "sandbox" / "endpoint.json").unlink(missing_ok=True)
+        server.stop()
+
+
+def read_sandbox_endpoint(data_dir: Path) -> SandboxUrls | None:
+    """The sandbox another process started on this data directory, if it still answers."""
+    path = data_dir / "sandbox" / "endpoint.json"
+    if not path.exists():
+        return None
+    try:
+        raw = json.loads(path.read_text())
+        token = (data_dir / "sandbox" / "token").read_text().strip()
+        urls = SandboxUrls(token=token, **raw)
+    except (OSError, ValueError, TypeError):
+        return None
+    return urls if _answers(urls) else None
+
+
+def _answers(urls: SandboxUrls) -> bool:
+    try:
+        return requests.get(f"{urls.admin}/_sandbox/faults", timeout=2).ok
+    except requests.RequestException:
+        return False
+
+
+def running_sandbox(settings: Settings) -> SandboxUrls | None:
+    """The sandbox the settings name (ENIGMA_SANDBOX_PORT and _TOKEN), else a live one on this
+    data directory; None when neither answers."""
+    if settings.sandbox_port and settings.sandbox_token is not None:
+        root = f"http://{settings.sandbox_host}:{settings.sandbox_port}"
+        named = SandboxUrls.at(root, settings.sandbox_token.get_secret_value())
+        if _answers(named):
+            return named
+    return read_sandbox_endpoint(settings.data_dir)
+
+
+def ensure_sandbox(settings: Settings) -> tuple[SandboxUrls, SandboxServer | None]:
+    """Use the sandbox the settings name, a live one on this data directory, or start one."""
+    found = running_sandbox(settings)
+    if found is not None:
+        return found, None
+    token = settings.sandbox_token.get_secret_value() if settings.sandbox_token else None
+    port = sandbox_port(settings.data_dir, settings.sandbox_host, settings.sandbox_port)
+    with _uvicorn_logging_kept():
+        server = SandboxServer(
+            settings.data_dir / "sandbox",
+            host=settings.sandbox_host,
+            port=port,
+            token=token,
+            settings={"check_delay_seconds": settings.sandbox_check_delay_seconds},
+        ).start()
+    write_endpoint(settings.data_dir, server.urls)
+    return server.urls, server
+
+
+@contextlib.contextmanager
+def _uvicorn_logging_kept() -> Iterator[None]:
+    """Undo what a second uvicorn.Config does to the process's uvicorn loggers.
+
+    The in-process sandbox builds its own `uvicorn.Config(log_level="warning")`, which
+    re-applies uvicorn's logging config to the shared `uvicorn.*` loggers: the service
+    started by `enigma serve` would lose its access log and its shutdown messages.
+    """
+    names = ("uvicorn", "uvicorn.error", "uvicorn.access")
+    saved = {n: (logging.getLogger(n).level, list(logging.getLogger(n).handlers)) for n in names}
+    try:
+        yield
+    finally:
+        for name, (level, handlers) in saved.items():
+            logger = logging.getLogger(name)
+            logger.setLevel(level)
+            logger.handlers[:] = handlers
+
+
+def write_endpoint(data_dir: Path, urls: SandboxUrls) -> None:
+    """Record where the sandbox answers (without its token) for other local processes.
+
+    The port goes to `sandbox/port` as well, which outlives the sandbox (see `sandbox_port`).
+    """
+    path = data_dir / "sandbox" / "endpoint.json"
+    body = {
+        "jira": urls.jira,
+        "github": urls.github,
+        "confluence": urls.confluence,
+        "admin": urls.admin,
+    }
+    path.write_text(json.dumps(body))
+    (data_dir / "sandbox" / "port").write_text(str(urlsplit(urls.admin).port or ""))
+
+
+def sandbox_port(data_dir: Path, host: str, wanted: int) -> int:
+    """The port a new sandbox binds: `wanted`, else the data directory's last one if free, else 0.
+
+    Keeping the port keeps the peers' URLs (pull requests, release notes) the same from one
+    `enigma run` to the next.
+    """
+    if wanted:
+        return wanted
+    try:
+        last = int((data_dir / "sandbox" / "port").read_text().strip())
+    except (OSError, ValueError):
+        return 0
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as SandboxServer binds
+        try:
+            probe.bind((host, last))
+        except OSError:
+            return 0  # taken (by anything): a free port, and the links change
+    return last
