@@ -31,9 +31,9 @@ from enigma.sandbox.server import SandboxServer, SandboxUrls
 from enigma.settings import Settings
 
 __all__ = [
+    "announced_sandbox",
     "ensure_sandbox",
     "read_sandbox_endpoint",
-    "running_sandbox",
     "sandbox_endpoints",
     "sandbox_owner",
     "sandbox_port",
@@ -77,16 +77,20 @@ def stop_sandbox(server: SandboxServer | None, data_dir: Path) -> None:
 
 def read_sandbox_endpoint(data_dir: Path) -> SandboxUrls | None:
     """The sandbox another process started on this data directory, if it still answers."""
+    urls = _endpoint_file(data_dir)
+    return urls if urls is not None and _answers(urls) else None
+
+
+def _endpoint_file(data_dir: Path) -> SandboxUrls | None:
     path = data_dir / "sandbox" / "endpoint.json"
     if not path.exists():
         return None
     try:
         raw = json.loads(path.read_text())
         token = (data_dir / "sandbox" / "token").read_text().strip()
-        urls = SandboxUrls(token=token, **raw)
+        return SandboxUrls(token=token, **raw)
     except (OSError, ValueError, TypeError):
         return None
-    return urls if _answers(urls) else None
 
 
 def _answers(urls: SandboxUrls) -> bool:
@@ -96,20 +100,26 @@ def _answers(urls: SandboxUrls) -> bool:
         return False
 
 
-def running_sandbox(settings: Settings) -> SandboxUrls | None:
-    """The sandbox the settings name (ENIGMA_SANDBOX_PORT and _TOKEN), else a live one on this
-    data directory; None when neither answers."""
+def _named_sandbox(settings: Settings) -> SandboxUrls | None:
     if settings.sandbox_port and settings.sandbox_token is not None:
         root = f"http://{settings.sandbox_host}:{settings.sandbox_port}"
-        named = SandboxUrls.at(root, settings.sandbox_token.get_secret_value())
-        if _answers(named):
-            return named
-    return read_sandbox_endpoint(settings.data_dir)
+        return SandboxUrls.at(root, settings.sandbox_token.get_secret_value())
+    return None
+
+
+def announced_sandbox(settings: Settings) -> SandboxUrls | None:
+    """The sandbox the settings name (ENIGMA_SANDBOX_PORT and _TOKEN), else the one announced
+    on this data directory, without asking it: no network, so an event loop may call this
+    (the LangGraph server fails a run that blocks its loop)."""
+    return _named_sandbox(settings) or _endpoint_file(settings.data_dir)
 
 
 def ensure_sandbox(settings: Settings) -> tuple[SandboxUrls, SandboxServer | None]:
     """Use the sandbox the settings name, a live one on this data directory, or start one."""
-    found = running_sandbox(settings)
+    named = _named_sandbox(settings)
+    if named is not None and _answers(named):
+        return named, None
+    found = read_sandbox_endpoint(settings.data_dir)
     if found is not None:
         return found, None
     token = settings.sandbox_token.get_secret_value() if settings.sandbox_token else None

@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import SkipValidation
+from pydantic import ConfigDict, SkipValidation, TypeAdapter
 from pydantic.json_schema import SkipJsonSchema
 
-from enigma.bootstrap_sandbox import running_sandbox, sandbox_endpoints
+from enigma.bootstrap_sandbox import announced_sandbox, sandbox_endpoints
 from enigma.context import Clients, Context
 from enigma.graph import build_graph
 from enigma.integrations.errors import InvalidInput
@@ -41,21 +41,39 @@ def studio_clients() -> Clients:
             settings = Settings()
             endpoints = settings.endpoints()
             if endpoints is None:
-                urls = running_sandbox(settings)
+                urls = announced_sandbox(settings)
                 if urls is None:
                     raise InvalidInput(
                         "settings",
                         "Jira, GitHub and Confluence are not all configured and no sandbox "
-                        "answers: start Studio with `make dev` (enigma studio)",
+                        "is announced: start Studio with `make dev` (enigma studio)",
                     )
                 endpoints = sandbox_endpoints(urls, settings.github_owner)
             _clients = build_clients(settings, endpoints)
         return _clients
 
 
+def _described_as_context(schema: dict[str, Any]) -> None:
+    """Give Studio's context form the field descriptions of `Context`.
+
+    pydantic reads attribute docstrings from a dataclass's own body only, so a subclass's
+    schema would lose every description its base wrote.
+    """
+    described = TypeAdapter(Context).json_schema()["properties"]
+    for name, prop in schema.get("properties", {}).items():
+        if "description" in described.get(name, {}):
+            prop.setdefault("description", described[name]["description"])
+
+
 @dataclass(frozen=True, kw_only=True)
 class StudioContext(Context):
     """A `Context` whose clients need not be sent: Studio cannot send them."""
+
+    __pydantic_config__ = ConfigDict(
+        arbitrary_types_allowed=True,
+        use_attribute_docstrings=True,
+        json_schema_extra=_described_as_context,
+    )
 
     clients: SkipJsonSchema[Annotated[Clients, SkipValidation]] = field(
         default_factory=studio_clients, compare=False
