@@ -8,9 +8,12 @@ creep in. The check reads the source (ast), so imports inside functions count to
 from __future__ import annotations
 
 import ast
+import asyncio
 from pathlib import Path
 
 import pytest
+
+from enigma.graph import build_graph
 
 PACKAGE = Path(__file__).resolve().parents[1] / "backend" / "enigma"
 OUTER = ("bootstrap*.py", "cli*.py", "studio*.py")
@@ -82,3 +85,13 @@ def test_only_the_outer_layer_imports_the_sandbox() -> None:
         if (lines := imports_of(path.read_text()))
     }
     assert offenders == {}
+
+
+def test_a_run_without_clients_is_refused_where_it_starts() -> None:
+    """No hidden fallback to clients "from the environment": the caller must hand them in."""
+    graph = build_graph()
+    start = {"fix_version": "2.4.0", "repositories": ["payments-api"], "release_type": "minor"}
+    with pytest.raises(TypeError, match="clients"):
+        asyncio.run(graph.ainvoke(start))
+    with pytest.raises(TypeError, match="clients"):
+        asyncio.run(graph.ainvoke(start, context={"project": "ENG"}))  # what Studio sends
