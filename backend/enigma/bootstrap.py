@@ -22,7 +22,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import aiosqlite
-import requests
+import httpx
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
 from enigma.context import Clients, Context
@@ -144,8 +144,8 @@ def read_sandbox_endpoint(data_dir: Path) -> SandboxUrls | None:
 
 def _answers(urls: SandboxUrls) -> bool:
     try:
-        return requests.get(f"{urls.admin}/_sandbox/faults", timeout=2).ok
-    except requests.RequestException:
+        return httpx.get(f"{urls.admin}/_sandbox/faults", timeout=2).is_success
+    except httpx.HTTPError:
         return False
 
 

@@ -21,14 +21,15 @@ from enigma.integrations.git_mirror import GitMirror
 from enigma.integrations.github_host import GitHubHost
 from enigma.integrations.http import CallPolicy
 from enigma.integrations.jira_tracker import JiraTracker
-from enigma.settings import REPO_ROOT, Settings
+from enigma.settings import Settings
+from enigma.shipped import SANDBOX_SEED
 
 if TYPE_CHECKING:
     from enigma.sandbox.server import SandboxUrls
 
 __all__ = ["Clients", "build_clients", "clients_from_environment", "policy_from", "sandbox_owner"]
 
-SEED_FILE = REPO_ROOT / "data" / "sandbox" / "seed.toml"
+SEED_FILE = SANDBOX_SEED
 
 
 def policy_from(settings: Settings) -> CallPolicy:
