@@ -54,4 +54,4 @@ dev: install  ## LangGraph Studio against the sandbox
 	$(BIN)/enigma studio
 
 clean:
-	rm -rf $(VENV) data/run .pytest_cache .mypy_cache .ruff_cache backend/*.egg-info $(E2E)/node_modules
+	rm -rf $(VENV) data/run .pytest_cache .mypy_cache .ruff_cache backend/*.egg-info build dist $(E2E)/node_modules

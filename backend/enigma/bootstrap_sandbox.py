@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import requests
+import httpx
 from pydantic import SecretStr
 
 from enigma.integrations.endpoints import Endpoints
@@ -95,8 +95,8 @@ def _endpoint_file(data_dir: Path) -> SandboxUrls | None:
 
 def _answers(urls: SandboxUrls) -> bool:
     try:
-        return requests.get(f"{urls.admin}/_sandbox/faults", timeout=2).ok
-    except requests.RequestException:
+        return httpx.get(f"{urls.admin}/_sandbox/faults", timeout=2).is_success
+    except httpx.HTTPError:
         return False
 
 

@@ -24,7 +24,7 @@ import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import requests
+import httpx
 
 from enigma.bootstrap import read_sandbox_endpoint
 from enigma.settings import Settings
@@ -44,8 +44,8 @@ def _named_sandbox_answers(settings: Settings) -> bool:
         return False
     root = f"http://{settings.sandbox_host}:{settings.sandbox_port}"
     try:
-        return requests.get(f"{root}/_sandbox/faults", timeout=2).ok
-    except requests.RequestException:
+        return httpx.get(f"{root}/_sandbox/faults", timeout=2).is_success
+    except httpx.HTTPError:
         return False
 
 

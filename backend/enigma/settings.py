@@ -15,14 +15,33 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from enigma.integrations.endpoints import Endpoints
 
-__all__ = ["ApiUser", "Settings", "default_data_dir"]
+__all__ = ["ApiUser", "Settings", "default_data_dir", "in_checkout"]
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+PACKAGE_DIR = Path(__file__).resolve().parent
+REPO_ROOT = PACKAGE_DIR.parents[1]
+"""The checkout Enigma runs from (`<root>/backend/enigma`); see `in_checkout` for whether
+there is one: an installed Enigma lives in site-packages and has none."""
+
+
+def in_checkout() -> bool:
+    """True when this package is the `backend/enigma` folder of a checkout (editable install
+    included), False when it was installed from a wheel."""
+    return PACKAGE_DIR.parent.name == "backend" and (REPO_ROOT / "pyproject.toml").is_file()
 
 
 def default_data_dir() -> Path:
-    """`data/run` in the checkout: git-ignored, outside every watched source folder."""
-    return REPO_ROOT / "data" / "run"
+    """Where run-time files go unless ENIGMA_DATA_DIR says otherwise.
+
+    In a checkout: `data/run`, git-ignored and outside every watched source folder, as
+    always. Installed: the user's data directory (`~/.local/share/enigma` on Linux), since
+    site-packages is no place for a database and the working directory changes from one
+    command to the next.
+    """
+    if in_checkout():
+        return REPO_ROOT / "data" / "run"
+    import platformdirs  # only an installed Enigma needs it
+
+    return Path(platformdirs.user_data_dir("enigma", appauthor=False))
 
 
 class ApiUser(BaseModel):

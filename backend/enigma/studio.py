@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import requests
+import httpx
 
 from enigma.bootstrap_sandbox import ensure_sandbox, stop_sandbox
 from enigma.sandbox.server import SandboxServer, SandboxUrls
@@ -189,8 +189,8 @@ def _wait_ready(studio: Studio, timeout: float, stop: threading.Event) -> None:
                 f"langgraph dev exited with status {code} (its log is above); "
                 "is langgraph-cli[inmem] installed? `make install` installs it"
             )
-        with contextlib.suppress(requests.RequestException):
-            if requests.get(f"{studio.api_url}/ok", timeout=1).ok:
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(f"{studio.api_url}/ok", timeout=1).is_success:
                 return
         stop.wait(0.25)
     if not stop.is_set():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -174,7 +175,7 @@ def test_oversize_bodies_are_413_declared_or_chunked(shared_stack: Stack) -> Non
 def test_idempotent_start_returns_the_same_run(shared_stack: Stack) -> None:
     alice = shared_stack.manager
     key = {"Idempotency-Key": "release-2.5.0-web-app-attempt-1"}
-    body = {"fix_version": "2.5.0", "repositories": ["web-app"], "dry_run": True}
+    body: dict[str, Any] = {"fix_version": "2.5.0", "repositories": ["web-app"], "dry_run": True}
     first = alice.start(headers=key, **body)
     again = alice.start(expect=200, headers=key, **body)
     assert again["id"] == first["id"]

@@ -49,8 +49,8 @@ def test_plan_approval_reaches_the_webhook_signed_within_five_seconds(
         assert hit.headers["x-enigma-signature"].startswith("sha256=")
         body = found[0]
         assert body["run_id"] == run["id"]
-        assert body["decision"]["kind"] == "plan_approval"  # type: ignore[index]
-        assert body["links"]["run"] == f"{stack.service.url}/ui/#/runs/{run['id']}"  # type: ignore[index]
+        assert body["decision"]["kind"] == "plan_approval"
+        assert body["links"]["run"] == f"{stack.service.url}/ui/#/runs/{run['id']}"
         # the API lists it, delivered, and the secret is nowhere in what it says
         answer = alice.http.get("/api/notifications", params={"run_id": run["id"]})
         assert answer.status_code == 200, answer.text

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import PHONE, Server, axe_violations, overflow, serve, shoot
+from tests.e2e.conftest import PHONE, TOKENS, Server, axe_violations, overflow, serve, shoot
 from tests.e2e.test_web import sign_in
 from tests.notify.receivers import HttpReceiver, Reply
 
@@ -50,7 +50,7 @@ def notifying(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server
     policy.write_text(POLICY)
     settings = {"webhook_url": receiver.url("/hook"), "webhook_secret": SECRET}
     try:
-        with serve(data, policy=str(policy), **settings) as running:
+        with serve(data, TOKENS, policy=str(policy), **settings) as running:
             yield running, receiver
     finally:
         receiver.stop()

@@ -29,9 +29,10 @@ from enigma.policy import (
 from enigma.policy.text import branch_name_problem
 from enigma.runs.models import PolicyModel
 from enigma.settings import Settings
+from enigma.shipped import SANDBOX_SEED
 from enigma.state import RELEASE_TYPES as STATE_RELEASE_TYPES
 
-SEED = Path(__file__).resolve().parents[2] / "data" / "sandbox" / "seed.toml"
+SEED = SANDBOX_SEED
 SEED_REPOS = ["payments-api", "web-app", "notifications"]
 
 

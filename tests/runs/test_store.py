@@ -24,7 +24,7 @@ def _run(run_id: str, status: str = "queued", version: str | None = None) -> Run
     now = time.time()
     return RunRecord(
         id=run_id,
-        status=status,  # type: ignore[arg-type]
+        status=status,
         fix_version=version or f"9.{zlib.crc32(run_id.encode()) % 100_000}.0",
         release_type="minor",
         repositories=["web-app"],

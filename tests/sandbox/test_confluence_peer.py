@@ -15,7 +15,7 @@ from enigma.sandbox.server import SandboxServer
 from tests.conftest import SandboxFactory
 
 SPACE = "REL"
-PARENT_ID = "65537"  # "Release Notes" in data/sandbox/seed.toml
+PARENT_ID = "65537"  # "Release Notes" in backend/enigma/sandbox/seed.toml
 TITLE = "Release 2.4.0"
 BODY = "<h1>Release 2.4.0</h1><p>Refunds from the order page.</p>"
 

@@ -28,7 +28,7 @@ def test_release_3_0_0_tickets_and_where_their_branches_are(
         sprints = {issue.raw["fields"]["customfield_10020"][0].split("name=")[1].split(",")[0]
                    for issue in issues}  # fmt: skip
     finally:
-        jira.close()  # type: ignore[no-untyped-call]
+        jira.close()
     assert tickets == [f"ENG-{n}" for n in range(140, 147)]
     assert sprints == {"Sprint 44"}
 

@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -34,6 +33,7 @@ from enigma.policy import PolicyError
 from enigma.runs.manager import RunManager
 from enigma.runs.store import StoreUnavailable
 from enigma.settings import Settings
+from enigma.shipped import WEB_DIR
 
 __all__ = ["MAX_BODY_BYTES", "RUN_STATUSES", "BodyLimit", "create_app"]
 
@@ -41,7 +41,6 @@ log = logging.getLogger("enigma.api")
 MAX_BODY_BYTES = 64 * 1024
 RETRY_AFTER_SECONDS = 5
 READY_PROBE_SECONDS = 0.8
-WEB_DIR = Path(__file__).resolve().parents[1] / "web"
 RUN_STATUSES = (
     "queued",
     "running",

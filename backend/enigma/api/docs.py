@@ -10,9 +10,6 @@ and Swagger UI's online validator badge is off.
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import fastapi_offline
 from fastapi import FastAPI, Request
 from fastapi.openapi.docs import (
     get_redoc_html,
@@ -25,12 +22,13 @@ from fastapi.staticfiles import StaticFiles
 __all__ = ["ASSETS_URL", "mount_docs"]
 
 ASSETS_URL = "/docs-assets"
-_ASSETS = Path(fastapi_offline.__file__).resolve().parent / "static"
+_ASSETS = ("fastapi_offline", "static")
+"""Where the assets ship: starlette finds the installed package's folder itself."""
 
 
 def mount_docs(app: FastAPI) -> None:
     """Serve `/docs` (Swagger UI) and `/redoc` offline; build the app with both URLs None."""
-    app.mount(ASSETS_URL, StaticFiles(directory=_ASSETS), name="docs-assets")
+    app.mount(ASSETS_URL, StaticFiles(packages=[_ASSETS]), name="docs-assets")
     redirect = app.swagger_ui_oauth2_redirect_url or "/docs/oauth2-redirect"
 
     @app.get("/docs", include_in_schema=False)

@@ -63,7 +63,7 @@ class ConfluenceWiki:
             )
             session = requests.Session()
             guard_session(session)
-            client = Confluence(  # type: ignore[no-untyped-call]
+            client = Confluence(
                 url=self.url,
                 timeout=max(1, math.ceil(self.policy.timeout)),
                 backoff_and_retry=False,

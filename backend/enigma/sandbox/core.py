@@ -44,6 +44,7 @@ from starlette.types import ASGIApp
 
 from enigma.sandbox.faults import FaultInjector, FaultRule
 from enigma.sandbox.store import Store, Transaction, request_id
+from enigma.shipped import SANDBOX_SEED
 
 __all__ = [
     "DEFAULT_SEED",
@@ -60,7 +61,8 @@ __all__ = [
     "spec_for_path",
 ]
 
-DEFAULT_SEED = Path(__file__).resolve().parents[3] / "data" / "sandbox" / "seed.toml"
+DEFAULT_SEED = SANDBOX_SEED
+"""The seed shipped in the package (`enigma/sandbox/seed.toml`)."""
 
 
 class PeerError(Exception):
