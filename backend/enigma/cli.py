@@ -42,6 +42,23 @@ app.add_typer(policy_app, name="policy")
 console = make_console(stderr=True)
 
 
+@app.callback()
+def _process() -> None:
+    """Every command: owner-only files (umask 077), and logging as ENIGMA_LOG_* say."""
+    from pydantic import ValidationError
+
+    from enigma.files import PRIVATE_UMASK
+    from enigma.logs import configure_logging
+
+    os.umask(PRIVATE_UMASK)
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        console.print(f"[red]error:[/] {escape(str(exc))}")
+        raise typer.Exit(2) from None
+    configure_logging(settings.log_level, settings.log_format)
+
+
 @app.command()
 def sandbox(
     host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
