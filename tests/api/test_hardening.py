@@ -155,3 +155,38 @@ def test_amend_lists_are_checked_like_the_start_body(shared_stack: Stack) -> Non
         assert alice.run(run_id)["status"] == "waiting_for_approval"
     finally:
         alice.act(run_id, "cancel", expect=200)
+
+
+@pytest.mark.slow
+def test_the_data_directory_is_the_service_users_alone(stack_factory: StackFactory) -> None:
+    stack = stack_factory("modes", with_tokens=False)  # the service writes a demo token
+    data = stack.service.data_dir
+    data.chmod(0o755)  # as an older version left it: the next start narrows it again
+    stack.service.stop()
+    stack.service.start()
+    token = json.loads((data / "api_tokens.json").read_text())
+    admin = stack.api(next(iter(token)))
+    run_id = admin.start(fix_version="2.5.0", repositories=["web-app"], dry_run=True)["id"]
+    admin.wait_status(run_id, "succeeded")  # the plan cloned a git mirror
+
+    assert data.stat().st_mode & 0o777 == 0o700
+    expected = {
+        "runs.sqlite3",
+        "runs.sqlite3-wal",
+        "runs.sqlite3-shm",
+        "checkpoints.sqlite3",
+        "checkpoints.sqlite3-wal",
+        "checkpoints.sqlite3-shm",
+        "api_tokens.json",
+        "sandbox/endpoint.json",
+        "sandbox/port",
+    }
+    for name in expected:
+        assert (data / name).stat().st_mode & 0o777 == 0o600, name
+    mirrors = data / "mirrors"
+    assert mirrors.stat().st_mode & 0o777 == 0o700
+    inside = list(mirrors.rglob("*"))
+    assert any(p.name == "HEAD" for p in inside), "no mirror was cloned"
+    # git's own files under the umask: nothing readable, writable or searchable by others
+    opened = [str(p) for p in inside if p.stat().st_mode & 0o077]
+    assert not opened, opened[:5]
