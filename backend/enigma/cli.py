@@ -217,10 +217,13 @@ def serve(
     Prints the URL, the demo token (when no ENIGMA_API_TOKENS are set) and how to start a run.
     """
     from enigma.cli_serve import serve as run_server
+    from enigma.logs import configure_logging
 
+    settings = Settings()
+    configure_logging(settings.log_level, settings.log_format, access_log=True)
     # uvicorn takes SIGINT while it serves and raises it again once it has shut down cleanly
     signal.signal(signal.SIGINT, _exit_quietly)
-    run_server(Settings(), host, port)
+    run_server(settings, host, port)
 
 
 @app.command()

@@ -166,11 +166,13 @@ class _Stderr(logging.StreamHandler[TextIO]):
         pass
 
 
-def configure_logging(level: str = "INFO", fmt: str = "text") -> None:
+def configure_logging(level: str = "INFO", fmt: str = "text", *, access_log: bool = False) -> None:
     """Send Enigma's and uvicorn's logs (at `level`) to stderr as text or JSON lines.
 
     uvicorn's loggers hand their records to the root handler installed here, so run
     uvicorn with `log_config=None` (it would otherwise install its own formatters).
+    `access_log` is for `enigma serve`: uvicorn logs requests when its access logger has a
+    handler, and a CLI command's in-process sandbox would otherwise log every peer request.
     """
     handler = _Stderr()
     handler.addFilter(RedactSecrets())
@@ -185,4 +187,6 @@ def configure_logging(level: str = "INFO", fmt: str = "text") -> None:
         logger.handlers[:] = []
         logger.propagate = True
         logger.setLevel(level)
+    if not access_log:
+        logging.getLogger("uvicorn.access").propagate = False
     logging.captureWarnings(True)
