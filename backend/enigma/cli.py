@@ -44,7 +44,11 @@ console = make_console(stderr=True)
 
 @app.callback()
 def _process() -> None:
-    """Every command: owner-only files (umask 077), and logging as ENIGMA_LOG_* say."""
+    """Every command: owner-only files (umask 077), and logging as ENIGMA_LOG_* say.
+
+    A command other than serve logs warnings and above unless ENIGMA_LOG_LEVEL is set: its
+    own display already shows the run's progress, and INFO lines would break into prompts.
+    """
     from pydantic import ValidationError
 
     from enigma.files import PRIVATE_UMASK
@@ -56,7 +60,8 @@ def _process() -> None:
     except ValidationError as exc:
         console.print(f"[red]error:[/] {escape(str(exc))}")
         raise typer.Exit(2) from None
-    configure_logging(settings.log_level, settings.log_format)
+    level = settings.log_level if "log_level" in settings.model_fields_set else "WARNING"
+    configure_logging(level, settings.log_format)
 
 
 @app.command()
