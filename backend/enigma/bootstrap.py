@@ -26,6 +26,7 @@ import httpx
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
 from enigma.context import Clients, Context
+from enigma.files import private_dir, private_file, write_private
 from enigma.graph import build_graph
 from enigma.integrations.patience import Patience
 from enigma.notify.config import channels_from_environment
@@ -182,14 +183,16 @@ def _uvicorn_logging_kept() -> Iterator[None]:
     started by `enigma serve` would lose its access log and its shutdown messages.
     """
     names = ("uvicorn", "uvicorn.error", "uvicorn.access")
-    saved = {n: (logging.getLogger(n).level, list(logging.getLogger(n).handlers)) for n in names}
+    saved = {n: logging.getLogger(n) for n in names}
+    kept = {n: (g.level, list(g.handlers), g.propagate) for n, g in saved.items()}
     try:
         yield
     finally:
-        for name, (level, handlers) in saved.items():
-            logger = logging.getLogger(name)
+        for name, (level, handlers, propagate) in kept.items():
+            logger = saved[name]
             logger.setLevel(level)
             logger.handlers[:] = handlers
+            logger.propagate = propagate  # serve's loggers hand records to the root handler
 
 
 def write_endpoint(data_dir: Path, urls: SandboxUrls) -> None:
@@ -204,8 +207,8 @@ def write_endpoint(data_dir: Path, urls: SandboxUrls) -> None:
         "confluence": urls.confluence,
         "admin": urls.admin,
     }
-    path.write_text(json.dumps(body))
-    (data_dir / "sandbox" / "port").write_text(str(urlsplit(urls.admin).port or ""))
+    write_private(path, json.dumps(body))
+    write_private(data_dir / "sandbox" / "port", str(urlsplit(urls.admin).port or ""))
 
 
 def sandbox_port(data_dir: Path, host: str, wanted: int) -> int:
@@ -264,7 +267,7 @@ async def open_runtime(
     """
     from enigma.integrations.factory import build_clients
 
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.data_dir)
     server: SandboxServer | None = None
     urls: SandboxUrls | None = None
     own_clients = context is not None and context.clients is not None
@@ -344,7 +347,7 @@ async def open_sqlite_saver(path: Path) -> AsyncIterator[AsyncSqliteSaver]:
     Opened inside the running event loop and held for the app's lifetime; `make bench` opens
     its baselines' savers here too, so both sides of a comparison write the same way.
     """
-    conn = await aiosqlite.connect(path)
+    conn = await aiosqlite.connect(private_file(path))
     try:
         await conn.execute("PRAGMA journal_mode=WAL")
         await conn.execute("PRAGMA synchronous=NORMAL")
