@@ -80,7 +80,7 @@ def test_an_event_stream_is_hardened_and_still_streams(shared_stack: Stack) -> N
 def test_a_stranger_gets_401_before_any_validation(shared_stack: Stack) -> None:
     anonymous = shared_stack.service.client(None)
     stranger = shared_stack.service.client("not-a-token")
-    bad = {"params": {"debug": "1", "limit": "many"}, "content": b"{not json"}
+    params = {"debug": "1", "limit": "many"}
     for client, detail in ((anonymous, "missing bearer token"), (stranger, "unknown API token")):
         for method, path in (
             ("POST", "/api/runs"),
@@ -89,14 +89,18 @@ def test_a_stranger_gets_401_before_any_validation(shared_stack: Stack) -> None:
             ("GET", "/api/no-such-route"),
         ):
             answer = client.request(
-                method, path, headers={"Content-Type": "application/json"}, **bad
+                method,
+                path,
+                headers={"Content-Type": "application/json"},
+                params=params,
+                content=b"{not json",
             )
             assert answer.status_code == 401, f"{method} {path}: {answer.text}"
             assert detail in answer.json()["detail"]
             assert "limit" not in answer.text and "debug" not in answer.text
     # with a token, the same request is judged on its merits
     alice = shared_stack.manager.http
-    answer = alice.get("/api/runs", params=bad["params"])
+    answer = alice.get("/api/runs", params=params)
     assert answer.status_code == 422 and "debug" in answer.json()["detail"]
 
 
