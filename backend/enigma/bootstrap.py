@@ -25,6 +25,7 @@ from enigma.bootstrap_sandbox import (
 )
 from enigma.bootstrap_stores import open_sqlite_saver, open_store, postgres_manager, sqlite_manager
 from enigma.context import Clients, Context
+from enigma.files import private_dir
 from enigma.integrations.factory import build_clients
 from enigma.integrations.patience import Patience
 from enigma.notify.config import channels_from_environment
@@ -146,7 +147,7 @@ async def open_runtime(
     `recover` is False, as for the CLI following its own run), the cluster's loops, the
     watchdog.
     """
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.data_dir)
     server: SandboxServer | None = None
     urls: SandboxUrls | None = None
     sandbox = settings.use_sandbox and context is None

@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 import httpx
 from pydantic import SecretStr
 
+from enigma.files import write_private
 from enigma.integrations.endpoints import Endpoints
 from enigma.sandbox.core import DEFAULT_SEED
 from enigma.sandbox.server import SandboxServer, SandboxUrls
@@ -145,14 +146,16 @@ def _uvicorn_logging_kept() -> Iterator[None]:
     started by `enigma serve` would lose its access log and its shutdown messages.
     """
     names = ("uvicorn", "uvicorn.error", "uvicorn.access")
-    saved = {n: (logging.getLogger(n).level, list(logging.getLogger(n).handlers)) for n in names}
+    saved = {n: logging.getLogger(n) for n in names}
+    kept = {n: (g.level, list(g.handlers), g.propagate) for n, g in saved.items()}
     try:
         yield
     finally:
-        for name, (level, handlers) in saved.items():
-            logger = logging.getLogger(name)
+        for name, (level, handlers, propagate) in kept.items():
+            logger = saved[name]
             logger.setLevel(level)
             logger.handlers[:] = handlers
+            logger.propagate = propagate  # serve's loggers hand records to the root handler
 
 
 def write_endpoint(data_dir: Path, urls: SandboxUrls) -> None:
@@ -167,8 +170,8 @@ def write_endpoint(data_dir: Path, urls: SandboxUrls) -> None:
         "confluence": urls.confluence,
         "admin": urls.admin,
     }
-    path.write_text(json.dumps(body))
-    (data_dir / "sandbox" / "port").write_text(str(urlsplit(urls.admin).port or ""))
+    write_private(path, json.dumps(body))
+    write_private(data_dir / "sandbox" / "port", str(urlsplit(urls.admin).port or ""))
 
 
 def sandbox_port(data_dir: Path, host: str, wanted: int) -> int:

@@ -17,6 +17,7 @@ import aiosqlite
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
 from enigma.context import Context
+from enigma.files import private_file
 from enigma.graph import build_graph
 from enigma.runs.manager import Limits, RunManager
 from enigma.runs.sqlite_store import SqliteRunStore
@@ -60,7 +61,7 @@ async def open_sqlite_saver(path: Path) -> AsyncIterator[AsyncSqliteSaver]:
     Opened inside the running event loop and held for the app's lifetime; `make bench` opens
     its baselines' savers here too, so both sides of a comparison write the same way.
     """
-    conn = await aiosqlite.connect(path)
+    conn = await aiosqlite.connect(private_file(path))
     try:
         await conn.execute("PRAGMA journal_mode=WAL")
         await conn.execute("PRAGMA synchronous=NORMAL")

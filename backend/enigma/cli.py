@@ -42,6 +42,28 @@ app.add_typer(policy_app, name="policy")
 console = make_console(stderr=True)
 
 
+@app.callback()
+def _process() -> None:
+    """Every command: owner-only files (umask 077), and logging as ENIGMA_LOG_* say.
+
+    A command other than serve logs warnings and above unless ENIGMA_LOG_LEVEL is set: its
+    own display already shows the run's progress, and INFO lines would break into prompts.
+    """
+    from pydantic import ValidationError
+
+    from enigma.files import PRIVATE_UMASK
+    from enigma.logs import configure_logging
+
+    os.umask(PRIVATE_UMASK)
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        console.print(f"[red]error:[/] {escape(str(exc))}")
+        raise typer.Exit(2) from None
+    level = settings.log_level if "log_level" in settings.model_fields_set else "WARNING"
+    configure_logging(level, settings.log_format)
+
+
 @app.command()
 def sandbox(
     host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
@@ -200,10 +222,13 @@ def serve(
     Prints the URL, the demo token (when no ENIGMA_API_TOKENS are set) and how to start a run.
     """
     from enigma.cli_serve import serve as run_server
+    from enigma.logs import configure_logging
 
+    settings = Settings()
+    configure_logging(settings.log_level, settings.log_format, access_log=True)
     # uvicorn takes SIGINT while it serves and raises it again once it has shut down cleanly
     signal.signal(signal.SIGINT, _exit_quietly)
-    run_server(Settings(), host, port)
+    run_server(settings, host, port)
 
 
 @app.command()

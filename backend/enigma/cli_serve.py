@@ -86,7 +86,8 @@ def serve(settings: Settings, host: str, port: int, **uvicorn_options: Any) -> N
         raise SystemExit(2) from None
     config = uvicorn.Config(
         app,
-        log_level="info",
+        log_config=None,  # the CLI configured logging (enigma.logs): its format, redaction
+        log_level=settings.log_level.lower(),
         timeout_graceful_shutdown=10,
         **uvicorn_options,
     )

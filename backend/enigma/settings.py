@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -105,6 +105,19 @@ class Settings(BaseSettings):
     notify_max_attempts: int = Field(10, ge=1)
     notify_backoff_seconds: float = Field(10.0, gt=0)
     notify_poll_seconds: float = Field(5.0, gt=0)
+    metrics_token: SecretStr | None = None
+    """Set: /metrics wants `Authorization: Bearer <it>` (or an API token); unset: open."""
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    log_format: Literal["text", "json"] = "text"
+
+    @field_validator("log_level", "log_format", mode="before")
+    @classmethod
+    def _any_case(cls, value: Any) -> Any:
+        """`info` and `INFO`, `JSON` and `json`: environment variables are typed by hand."""
+        if not isinstance(value, str):
+            return value
+        text = value.strip()
+        return text.lower() if text.lower() in ("text", "json") else text.upper()
 
     @field_validator("repositories", mode="before")
     @classmethod

@@ -4,6 +4,10 @@ Validation failures answer 422 with the field named; unknown runs 404; actions t
 status does not allow 409; oversize bodies 413. No handler lets bad input become a 500, and
 an unexpected error answers a plain 500 whose body carries no exception text (that could
 echo a header or a URL with credentials); the traceback goes to the log.
+
+Around the routes, outermost first: `SecurityHeaders` (headers.py) on every answer,
+`Authenticate` (auth.py: the token before any validation), then `BodyLimit`. The 500 of an
+unexpected error is answered outside the middleware stack, so it adds the headers itself.
 """
 
 from __future__ import annotations
@@ -22,8 +26,9 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from enigma.api.auth import TokenBook
+from enigma.api.auth import Authenticate, TokenBook
 from enigma.api.docs import mount_docs
+from enigma.api.headers import SECURITY_HEADERS, SecurityHeaders
 from enigma.api.notify_routes import router as notify_router
 from enigma.api.policy_routes import router as policy_router
 from enigma.api.routes import router
@@ -203,6 +208,7 @@ def create_app(
         return JSONResponse(
             {"detail": "internal error; the service log has the details", "errors": []},
             status_code=500,
+            headers=SECURITY_HEADERS,
         )
 
     app.include_router(router)
@@ -232,7 +238,7 @@ def create_app(
 
     @app.get("/metrics", tags=["ops"], response_class=PlainTextResponse)
     async def metrics(request: Request) -> PlainTextResponse:
-        """Prometheus text format."""
+        """Prometheus text format; wants a token when ENIGMA_METRICS_TOKEN is set."""
         manager: RunManager = request.app.state.runtime.manager
         for status in RUN_STATUSES:
             count = (await manager.store.list_runs(status, None, 1, 0))[1]
@@ -251,6 +257,8 @@ def create_app(
             return RedirectResponse("/ui/")
 
     app.add_middleware(BodyLimit)
+    app.add_middleware(Authenticate, metrics_token=settings.metrics_token)
+    app.add_middleware(SecurityHeaders)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 

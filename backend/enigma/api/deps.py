@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from enigma.api.auth import ROLE_ACTIONS, Principal, TokenBook
+from enigma.api.auth import MISSING, ROLE_ACTIONS, Principal
 from enigma.bootstrap import Runtime
 from enigma.runs.manager import RunManager
 
@@ -31,19 +31,11 @@ def _principal(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
-    if credentials is None or not credentials.credentials.strip():
+    """The caller `Authenticate` found before the request got here (see auth.py)."""
+    principal: Principal | None = getattr(request.state, "principal", None)
+    if principal is None:  # not behind Authenticate: refuse rather than let anyone in
         raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            "missing bearer token: send `Authorization: Bearer <token>`",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-    book: TokenBook = request.app.state.tokens
-    principal = book.lookup(credentials.credentials.strip())
-    if principal is None:
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            "unknown API token",
-            headers={"WWW-Authenticate": "Bearer"},
+            status.HTTP_401_UNAUTHORIZED, MISSING, headers={"WWW-Authenticate": "Bearer"}
         )
     return principal
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from enigma.runs.models import EventRecord, RunRecord
+from enigma.runs.models import EventRecord, RepositoryName, RunRecord, check_repository_names
 
 __all__ = [
     "AmendIn",
@@ -41,13 +41,29 @@ class DecisionIn(BaseModel):
 
 
 class Exclusions(BaseModel):
-    """What an amendment drops from the plan."""
+    """What an amendment drops from the plan.
+
+    Repositories are checked as the start body checks them (`RunRequest`): names of the
+    same pattern and length, at most as many, none twice. Tickets and branches are non-empty
+    and bounded: an empty name would drop nothing and say it did.
+    """
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    tickets: list[str] = Field(default_factory=list, max_length=500)
-    branches: list[str] = Field(default_factory=list, max_length=500, description="repo:branch")
-    repositories: list[str] = Field(default_factory=list, max_length=50)
+    tickets: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(
+        default_factory=list, max_length=500
+    )
+    branches: list[Annotated[str, Field(min_length=3, max_length=400)]] = Field(
+        default_factory=list, max_length=500, description="repo:branch"
+    )
+    repositories: list[RepositoryName] = Field(
+        default_factory=list, max_length=50, json_schema_extra={"uniqueItems": True}
+    )
+
+    @field_validator("repositories")
+    @classmethod
+    def _repos(cls, value: list[str]) -> list[str]:
+        return check_repository_names(value)
 
 
 class AmendIn(DecisionIn):

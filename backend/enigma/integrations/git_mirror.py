@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
+from enigma.files import private_dir
 from enigma.integrations.base import MergePrediction, RepoInfo
 from enigma.integrations.errors import (
     AuthError,
@@ -105,7 +106,7 @@ class GitMirror:
             raise InvalidInput("git", "refusing a clone URL that carries credentials")
         mirror = self.cache_dir / (name.replace("/", "__") + ".git")
         env = _auth_env(auth_header)
-        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.cache_dir)
         with _file_lock(mirror.with_suffix(".lock")):
             if (mirror / "HEAD").exists():
                 refspecs = ["+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"]

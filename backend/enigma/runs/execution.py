@@ -35,6 +35,7 @@ from langgraph.types import Command
 
 from enigma.context import Context
 from enigma.integrations.scope import RunScope, RunStopped, bind_scope
+from enigma.logs import bind_run
 from enigma.policy import STEP_NAMES
 from enigma.policy import Policy as ReleasePolicy
 from enigma.runs.decisions import recorded_answers
@@ -137,6 +138,12 @@ class Runner:
         self, ex: Execution, resume: dict[str, Any] | None, checkpoint_id: str | None
     ) -> None:
         """Execute the run until it waits, ends or stops; outages of the store are waited out."""
+        with bind_run(ex.run_id):  # every log line of the execution names the run
+            await self._drive(ex, resume, checkpoint_id)
+
+    async def _drive(
+        self, ex: Execution, resume: dict[str, Any] | None, checkpoint_id: str | None
+    ) -> None:
         pause = self.outage_first
         while True:
             try:

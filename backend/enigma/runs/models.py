@@ -19,6 +19,7 @@ __all__ = [
     "RunRecord",
     "RunRequest",
     "RunStatus",
+    "check_repository_names",
 ]
 
 RunStatus = Literal[
@@ -49,6 +50,16 @@ SprintName = Annotated[
 RepositoryName = Annotated[
     str, Field(min_length=1, max_length=100, json_schema_extra={"pattern": _NAME.pattern})
 ]
+
+
+def check_repository_names(value: list[str]) -> list[str]:
+    """Each name a repository name (the pattern, with a message naming it), none twice."""
+    for name in value:
+        if not _NAME.match(name):
+            raise ValueError(f"repository name {name!r} is not a valid repository name")
+    if len(set(value)) != len(value):
+        raise ValueError("repositories are listed more than once")
+    return value
 
 
 def _whole_number(value: Any) -> Any:
@@ -106,12 +117,7 @@ class RunRequest(BaseModel):
     @field_validator("repositories")
     @classmethod
     def _repos(cls, value: list[str]) -> list[str]:
-        for name in value:
-            if not _NAME.match(name):
-                raise ValueError(f"repository name {name!r} is not a valid repository name")
-        if len(set(value)) != len(value):
-            raise ValueError("repositories are listed more than once")
-        return value
+        return check_repository_names(value)
 
     @field_validator("sprint_name")
     @classmethod

@@ -17,6 +17,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
+from enigma.files import private_file
 from enigma.runs.sqlite_schema import Db, connect, migrate
 from enigma.runs.store import StoreUnavailable, sqlite_cause
 
@@ -41,7 +42,7 @@ class SqliteBase:
 
     def __init__(self, path: Path):
         path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
+        self.path = private_file(path)
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="enigma-runs-write")
         self._reader = ThreadPoolExecutor(1, thread_name_prefix="enigma-runs-read")
         self._wdb: Db = self._writer.submit(self._open_writer).result()

@@ -13,6 +13,7 @@ human and runs again with the answer keeps its attempt number.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -20,6 +21,8 @@ from typing import Any
 from enigma.runs.metrics import Metrics
 
 __all__ = ["Emit", "StepTracker"]
+
+log = logging.getLogger("enigma.runs")
 
 Emit = Callable[..., Awaitable[Any]]
 """`emit(run_id, type, data, step=..., repo=...)` of the event hub."""
@@ -71,6 +74,7 @@ class StepTracker:
         self.attempts[(name, repo)] = attempt
         self.running[task_id] = (name, repo, time.monotonic())
         self.current_step = name
+        log.info("started (attempt %d)", attempt, extra={"step": name, "repo": repo})
         await self.emit(self.run_id, "step.started", {"attempt": attempt}, step=name, repo=repo)
 
     async def _ended(self, chunk: dict[str, Any], name: str, repo: str | None) -> None:
@@ -87,6 +91,8 @@ class StepTracker:
                 for i in chunk["interrupts"]
                 if isinstance(i, dict) and isinstance(i.get("value"), dict)
             ]
+            waiting = ", ".join(str(k) for k in data["waiting_for"])
+            log.info("waiting for %s", waiting, extra={"step": name, "repo": repo})
             await self.emit(self.run_id, "step.waiting", data, step=name, repo=repo)
             # the node runs again from its top once answered: that is the same attempt
             self.attempts[(name, repo)] = self.attempts.get((name, repo), 1) - 1
@@ -97,6 +103,7 @@ class StepTracker:
         messages = result.get("messages") or []
         data["summary"] = " / ".join(str(getattr(m, "content", m)) for m in messages)[:2000]
         if not error:
+            log.info("finished in %.0f ms", duration * 1000, extra={"step": name, "repo": repo})
             await self.emit(self.run_id, "step.finished", data, step=name, repo=repo)
             return
         message = str(error.get("message") if isinstance(error, dict) else error)
@@ -105,4 +112,5 @@ class StepTracker:
         service = message.partition(":")[0]
         if isinstance(error, dict) and service in SERVICES:  # an integration error record
             self.metrics.external_errors.labels(service, str(error.get("kind"))).inc()
+        log.warning("failed: %s", message, extra={"step": name, "repo": repo})
         await self.emit(self.run_id, "step.failed", data, step=name, repo=repo)
