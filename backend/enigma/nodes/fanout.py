@@ -2,9 +2,10 @@
 
 Under real latency a step's wall time is the length of its longest chain of calls, so a step
 whose calls do not depend on each other makes them at once. `settle` runs them with at most
-`at_once` in flight (a bounded pool: the service's rate limits and our I/O threads are
-shared), and returns each call's result or the `IntegrationError` it raised, so the caller
-records what was done and reports what failed.
+`at_once` in flight, and returns each call's result or the `IntegrationError` it raised, so
+the caller records what was done and reports what failed. A `Pool` bounds the blocking client
+calls of a whole step however its work nests (operations of calls): the services' rate limits
+and our I/O threads are shared, so a step never has more than `size` calls on the wire.
 
 Anything else a call raises (`RunStopped` when the run is cancelled, a bug) cancels the calls
 still waiting or running and is raised as it is: a stop is not an error to record, and no call
@@ -16,12 +17,14 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import Awaitable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, TypeVar, cast
 
+from enigma.context import Context
 from enigma.integrations.errors import IntegrationError
+from enigma.nodes.common import io
 
-__all__ = ["settle", "settle_pair"]
+__all__ = ["Pool", "settle", "settle_pair"]
 
 T = TypeVar("T")
 A = TypeVar("A")
@@ -58,3 +61,16 @@ async def settle_pair(
     """`settle` for two calls of different types, typed."""
     one, two = await settle([cast(Awaitable[Any], first), cast(Awaitable[Any], second)], 2)
     return cast(A | IntegrationError, one), cast(B | IntegrationError, two)
+
+
+class Pool:
+    """At most `size` of one step's blocking client calls in flight at once."""
+
+    def __init__(self, context: Context, size: int):
+        self.context = context
+        self._gate = asyncio.Semaphore(max(1, size))
+
+    async def io(self, fn: Callable[..., T], *args: Any) -> T:
+        """`common.io` once a place in the pool is free."""
+        async with self._gate:
+            return await io(self.context, fn, *args)

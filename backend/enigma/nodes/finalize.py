@@ -10,7 +10,7 @@ that names it and quotes the service: retry, skip ("done by hand", with the reas
 abort; whatever was done stays done, and a re-run of finalize does only what is left. With the
 version, the tickets' statuses are read back, so what the run shows is what the tracker has.
 
-Side by side means a bounded pool (`fanout.settle`, `_AT_ONCE` operations at once): under
+Side by side means a bounded pool (`fanout.Pool`, `_CALLS_AT_ONCE` calls on the wire): under
 real latency a release's finalize is as long as its longest chain of calls, not as its count
 of calls. Each operation is still one check-then-act per effect, keyed by the release, so the
 order they finish in changes nothing, and a re-run finds what the first one did.
@@ -25,14 +25,14 @@ from langgraph.runtime import Runtime
 
 from enigma.context import Clients, Context
 from enigma.integrations.errors import IntegrationError
-from enigma.nodes.common import deps, error_record, io, say
-from enigma.nodes.fanout import settle
+from enigma.nodes.common import deps, error_record, say
+from enigma.nodes.fanout import Pool, settle
 from enigma.nodes.notes import shipped_tickets
 from enigma.state import SkipRecord, WorkflowState
 
 __all__ = ["close_run", "collect_repositories", "finalize", "outcome_of", "ticket_marker"]
 
-_AT_ONCE = 16
+_CALLS_AT_ONCE = 32
 Operation = tuple[str, str, Callable[[], Awaitable[Any]]]
 """(id, what it does in words, the call)."""
 
@@ -85,7 +85,8 @@ async def finalize(state: WorkflowState, runtime: Runtime[Context]) -> dict[str,
     finalized = dict(state.get("finalized") or {})
     ops: dict[str, Any] = dict(finalized.get("operations") or {})
     failure: tuple[str, str, IntegrationError] | None = None
-    groups = _operations(state, context, clients)
+    pool = Pool(context, _CALLS_AT_ONCE)
+    groups = _operations(state, context, clients, pool)
     tickets: list[Any] | None = None
     for group in groups:
         pending = [op for op in group if op[0] not in ops]
@@ -93,8 +94,8 @@ async def finalize(state: WorkflowState, runtime: Runtime[Context]) -> dict[str,
         # the read-back needs every ticket done, as the version does: it goes with the version
         with_read_back = bool(group) and group[0][0].startswith("version:")
         if with_read_back:
-            calls.append(_read_back(context, clients, state))
-        results = await settle(calls, _AT_ONCE)
+            calls.append(_read_back(pool, clients, state))
+        results = await settle(calls, len(calls))  # the pool bounds their calls
         if with_read_back:
             back = results.pop()  # never an error: _read_back falls back to the state's
             tickets = back if isinstance(back, list) else None
@@ -124,7 +125,7 @@ async def finalize(state: WorkflowState, runtime: Runtime[Context]) -> dict[str,
             "steps_failed": ["finalize"],
         }
     if tickets is None:
-        tickets = await _read_back(context, clients, state)
+        tickets = await _read_back(pool, clients, state)
     outcome, detail = outcome_of(state, finalized)
     return {
         "current_step": "finalize",
@@ -140,7 +141,9 @@ async def finalize(state: WorkflowState, runtime: Runtime[Context]) -> dict[str,
     }
 
 
-def _operations(state: WorkflowState, context: Context, clients: Clients) -> list[list[Operation]]:
+def _operations(
+    state: WorkflowState, context: Context, clients: Clients, pool: Pool
+) -> list[list[Operation]]:
     """Groups of operations in order; the operations of one group may run side by side."""
     version = state["fix_version"]
     outcomes = state.get("repo_outcomes", {})
@@ -149,14 +152,14 @@ def _operations(state: WorkflowState, context: Context, clients: Clients) -> lis
     groups: list[list[Operation]] = []
     for wave in state["plan"]["waves"]:
         ready = [r for r in wave if outcomes.get(r) == "ready"]
-        groups.append([_merge(context, clients, state, plans[r]) for r in ready])
+        groups.append([_merge(pool, clients, state, plans[r]) for r in ready])
         groups.append(
             [
                 (
                     f"release:{r}",
                     f"publish release v{version} of {r}",
                     _bound(
-                        context,
+                        pool,
                         clients.code_host.ensure_release,
                         r,
                         f"v{version}",
@@ -174,7 +177,7 @@ def _operations(state: WorkflowState, context: Context, clients: Clients) -> lis
         (
             f"ticket:{key}",
             f"move {key} to {tracker.done_status}, comment and link it",
-            _ticket(context, clients, key, merges, marker, version),
+            _ticket(context, pool, clients, key, merges, marker, version),
         )
         for key, merges in sorted(shipped_tickets(state).items())
     ]
@@ -190,7 +193,7 @@ def _operations(state: WorkflowState, context: Context, clients: Clients) -> lis
                     f"version:{name}",
                     f"release the {context.project} version {name}",
                     _bound(
-                        context,
+                        pool,
                         clients.tracker.ensure_version_released,
                         context.project,
                         name,
@@ -202,14 +205,14 @@ def _operations(state: WorkflowState, context: Context, clients: Clients) -> lis
     return groups
 
 
-def _merge(context: Context, clients: Clients, state: WorkflowState, plan: Any) -> Operation:
+def _merge(pool: Pool, clients: Clients, state: WorkflowState, plan: Any) -> Operation:
     repo = plan["repo"]
     pr = state["pull_requests"][repo]
     return (
         f"merge:{repo}",
         f"merge {repo}#{pr['number']} into {plan['target_branch']}",
         _bound(
-            context,
+            pool,
             clients.code_host.ensure_pull_request_merged,
             repo,
             pr["number"],
@@ -221,6 +224,7 @@ def _merge(context: Context, clients: Clients, state: WorkflowState, plan: Any) 
 
 def _ticket(
     context: Context,
+    pool: Pool,
     clients: Clients,
     key: str,
     merges: list[dict[str, Any]],
@@ -234,11 +238,10 @@ def _ticket(
         links = ", ".join(f"{m['pr']} (merge {(m['sha'] or '')[:10]})" for m in merges)
         body = f"{tracker.comment_for(version, links)} {marker}"
         calls = [
-            io(context, clients.tracker.ensure_status, key, tracker.done_status),
-            io(context, clients.tracker.ensure_comment, key, marker, body),
+            pool.io(clients.tracker.ensure_status, key, tracker.done_status),
+            pool.io(clients.tracker.ensure_comment, key, marker, body),
             *(
-                io(
-                    context,
+                pool.io(
                     clients.tracker.ensure_remote_link,
                     key,
                     pr,
@@ -258,9 +261,9 @@ def _ticket(
     return run
 
 
-def _bound(context: Context, fn: Callable[..., Any], *args: Any) -> Callable[[], Awaitable[Any]]:
+def _bound(pool: Pool, fn: Callable[..., Any], *args: Any) -> Callable[[], Awaitable[Any]]:
     async def run() -> Any:
-        return await io(context, fn, *args)
+        return await pool.io(fn, *args)
 
     return run
 
@@ -285,12 +288,12 @@ def _summary(ops: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-async def _read_back(context: Context, clients: Clients, state: WorkflowState) -> list[Any]:
+async def _read_back(pool: Pool, clients: Clients, state: WorkflowState) -> list[Any]:
     """The run's tickets with the statuses the tracker has now."""
     tickets = list(state.get("jira_tickets", []))
     keys = [t["key"] for t in tickets]
     try:
-        now = await io(context, clients.tracker.statuses, keys) if keys else {}
+        now = await pool.io(clients.tracker.statuses, keys) if keys else {}
     except IntegrationError:
         return tickets  # the release is done; a stale status is better than a failed run
     return [{**t, "status": now.get(t["key"], t["status"])} for t in tickets]
