@@ -15,7 +15,6 @@ real latency each of those reads is a round trip on the release's critical path.
 from __future__ import annotations
 
 import json
-import re
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -29,6 +28,7 @@ from pydantic import SecretStr
 from enigma.integrations.base import Ticket, VersionRecord
 from enigma.integrations.errors import NotFound, PermanentError
 from enigma.integrations.http import CallPolicy, call
+from enigma.integrations.jira_sprint import sprint_name
 from enigma.integrations.jql import build_jql, keys_jql
 from enigma.integrations.scope import guard_session
 
@@ -39,12 +39,6 @@ T = TypeVar("T")
 _SPRINT_SCHEMA = "com.pyxis.greenhopper.jira:gh-sprint"
 _PAGE = 50
 _MAX_STEPS = 20
-# Old Jira Server renders a sprint as "com.atlassian...Sprint@1f[id=42,...,name=Sprint 42,...]".
-_SPRINT_NAME = re.compile(
-    r"[\[,]name=(.*?),(?:goal|startDate|endDate|completeDate|activatedDate|sequence|"
-    r"autoStartStop|synced|incompleteIssuesDestinationId)="
-)
-_SPRINT_NAME_SHORT = re.compile(r"[\[,]name=([^,\]]*)")
 
 
 class JiraTracker:
@@ -352,31 +346,6 @@ class JiraTracker:
             raise NotFound("jira", f"version {name!r} not found in project {project}", 404)
 
         return self._call("release version", find_or_release)
-
-
-def sprint_name(value: Any, wanted: str | None = None) -> str | None:
-    """The sprint of a ticket from the Sprint field (dicts, old-style strings, or a list).
-
-    A ticket carried over has several sprints: the one asked for wins, then the active one,
-    then the latest.
-    """
-    items = value if isinstance(value, list) else [] if value is None else [value]
-    sprints: list[tuple[str, str]] = []
-    for item in items:
-        if isinstance(item, dict) and item.get("name"):
-            sprints.append((str(item["name"]), str(item.get("state") or "").casefold()))
-        elif isinstance(item, str):
-            match = _SPRINT_NAME.search(item) or _SPRINT_NAME_SHORT.search(item)
-            state = re.search(r"[\[,]state=([A-Za-z]+)", item)
-            name = match.group(1) if match else item
-            sprints.append((name, state.group(1).casefold() if state else ""))
-    if not sprints:
-        return None
-    for name, _ in sprints:
-        if wanted is not None and _same(name, wanted):
-            return name
-    active = [name for name, state in sprints if state == "active"]
-    return active[0] if active else sprints[-1][0]
 
 
 def _first_hop(graph: dict[str, dict[str, str]], start: str, target: str) -> str | None:
