@@ -40,7 +40,9 @@ class SandboxProcess:
         """Start and read the JSON line with the URLs."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = (self.data_dir / "sandbox.log").open("a")
-        env = os.environ | {"PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+        # the caller's PYTHONPATH stays after ours: a worktree's enigma, not the installed one
+        path = [str(Path(__file__).resolve().parents[1]), os.environ.get("PYTHONPATH", "")]
+        env = os.environ | {"PYTHONPATH": os.pathsep.join(p for p in path if p)}
         self.proc = subprocess.Popen(
             [
                 sys.executable,
