@@ -34,6 +34,7 @@ from __future__ import annotations
 import base64
 import secrets
 import tomllib
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -120,6 +121,8 @@ class Sandbox:
         self.store = Store(data_dir / "sandbox.sqlite3")
         self.faults = FaultInjector(seed=fault_seed)
         self.repos_dir = data_dir / "repos"
+        self.requests: Counter[str] = Counter()
+        """Peer requests received since start, by peer name (admin calls not counted)."""
 
     def setting(self, name: str, default: Any) -> Any:
         """A run-time override (tests shorten CI delays), else the seed's value, else default."""

@@ -1,7 +1,9 @@
-"""The ASGI middleware in front of every peer: request ids and injected faults.
+"""The ASGI middleware in front of every peer: request ids, a request count and injected faults.
 
 Every request gets an id (the client's `X-Request-Id`, or a new one) that is echoed in the
-answer and recorded with each side effect. Requests to the admin API (`/_sandbox/...`) are
+answer and recorded with each side effect. Every peer request is counted by peer
+(`GET /_sandbox/requests`), so a benchmark can compare how many calls two clients of the same
+release made. Requests to the admin API (`/_sandbox/...`) are
 never faulted, so a test can always clear the faults it set.
 """
 
@@ -54,13 +56,15 @@ class SandboxMiddleware:
         if "/_sandbox/" in path or path.endswith("/_sandbox"):
             await self.app(scope, receive, _with_request_id(send, rid))
             return
+        spec = spec_for_path(self.specs, path)
+        self.sandbox.requests[spec.name if spec is not None else "other"] += 1
         latency, rule = self.sandbox.faults.pick(scope["method"], path)
         if latency:
             await asyncio.sleep(latency / 1000)
         if rule is None:
             await self.app(scope, receive, _with_request_id(send, rid))
         elif rule.kind in ("error", "rate_limit", "primary_rate_limit"):
-            await _send_fault(rule, spec_for_path(self.specs, path), send)
+            await _send_fault(rule, spec, send)
         elif rule.kind == "drop":
             await _drop(receive, send)
         else:  # drop_after: let the handler act, then lose its answer

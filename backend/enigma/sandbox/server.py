@@ -67,6 +67,7 @@ def reset_sandbox(sandbox: Sandbox, specs: list[PeerSpec]) -> None:
     with sandbox.store.transaction():
         sandbox.store.wipe()
         sandbox.faults.clear()
+        sandbox.requests.clear()
         shutil.rmtree(sandbox.repos_dir, ignore_errors=True)
         seed_if_empty(sandbox, specs)
 
@@ -79,6 +80,12 @@ def _admin_router(
     @router.get("/effects")
     def effects(after: int = 0) -> dict[str, Any]:
         return {"effects": sandbox.store.effects(peer=peer, after=after)}
+
+    @router.get("/requests")
+    def requests() -> dict[str, Any]:
+        counts = sandbox.requests
+        seen = {peer: counts[peer]} if peer is not None else dict(counts)
+        return {"requests": seen, "total": sum(seen.values())}
 
     @router.post("/faults")
     def add_faults(rules: FaultRule | list[FaultRule]) -> dict[str, Any]:
