@@ -25,6 +25,7 @@ __all__ = [
     "ApiServer",
     "Row",
     "Target",
+    "child_env",
     "free_port",
     "log",
     "machine",
@@ -140,6 +141,12 @@ class Row:
             "met": self.met,
             "note": self.note,
         }
+
+
+def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of a bench subprocess: this checkout's `bench` and `backend` first."""
+    path = f"{REPO_ROOT}:{REPO_ROOT / 'backend'}"
+    return os.environ | {"PYTHONPATH": path} | (extra or {})
 
 
 def log(text: str) -> None:
@@ -322,7 +329,7 @@ class ApiServer:
         if os.environ.get("BENCH_PROFILE_SERVER") and not self.bare_sse:
             args += ["--profile", os.environ["BENCH_PROFILE_SERVER"]]
         logfile = (self.data_dir / "serve.log").open("ab")
-        env = os.environ | {"PYTHONPATH": f"{REPO_ROOT}:{REPO_ROOT / 'backend'}"} | self.env
+        env = child_env(self.env)
         self.proc = subprocess.Popen(args, stdout=logfile, stderr=subprocess.STDOUT, env=env)
 
         def ready() -> bool:
