@@ -42,7 +42,7 @@ async def _row2(work: Path, quick: bool) -> Row:
 
 
 async def _row3(work: Path, quick: bool) -> Row:
-    return await throughput(work, runs=15 if quick else 60)
+    return await throughput(work, runs=15 if quick else 40)
 
 
 async def _row4(work: Path, quick: bool) -> Row:
@@ -75,7 +75,7 @@ async def _row9(work: Path, quick: bool) -> Row:
 
 
 async def _row10(work: Path, quick: bool) -> list[Row]:
-    return await worker_scaling(work, runs=10 if quick else 40)
+    return await worker_scaling(work, runs=10 if quick else 30)
 
 
 ROWS: dict[int, Bench] = {
