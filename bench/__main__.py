@@ -6,7 +6,7 @@ graph and saver, a bare SSE server, DBOS, one worker), repeated three times: the
 the median and the min-max spread, and `met` is computed from them against the row's target.
 Progress goes to stderr; stdout carries the table alone. `--quick` shrinks every size (for
 trying the harness; its numbers are not the figures), `--only` picks rows by number. The
-whole bench takes about ten minutes on a quiet two-core machine.
+sizes aim at ten minutes for the whole bench on a quiet two-core machine.
 """
 
 from __future__ import annotations
