@@ -106,7 +106,7 @@ def _admin_router(
         found = sandbox.requests.entries(after)
         if prefix:
             found = [r for r in found if r["path"].startswith(prefix)]
-        return {"requests": found}
+        return {"requests": found, "total": len(found)}
 
     @router.delete("/requests")
     def clear_requests() -> dict[str, Any]:
