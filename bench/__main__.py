@@ -1,8 +1,9 @@
 """`python -m bench` (`make bench`): every benchmark, one table, `bench/results/latest.json`.
 
-The rows of issue 18. Each is a figure of Enigma's and a baseline measured beside it in the
-same run of the bench (a straight-line script on the same clients, bare LangGraph on the same
-graph and saver, a bare SSE server, DBOS, one worker), repeated three times: the table shows
+The rows of issue 18 (and row 11, of issue 12). Each is a figure of Enigma's and a baseline
+measured beside it in the same run of the bench (a straight-line script on the same clients,
+bare LangGraph on the same graph and saver, a bare SSE server, DBOS, one worker, the same dry
+run alone), repeated three times: the table shows
 the median and the min-max spread, and `met` is computed from them against the row's target.
 Progress goes to stderr; stdout carries the table alone. `--quick` shrinks every size (for
 trying the harness; its numbers are not the figures), `--only` picks rows by number. The
@@ -21,6 +22,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from bench.api import start_to_decision, throughput
+from bench.ci_wait import dry_run_beside_ci_waits
 from bench.cluster import worker_scaling
 from bench.common import Row, log, machine, markdown_table, now_iso, print_table, write_results
 from bench.engine import engine_overhead, graph_cost
@@ -78,6 +80,10 @@ async def _row10(work: Path, quick: bool) -> list[Row]:
     return await worker_scaling(work, runs=10 if quick else 30)
 
 
+async def _row11(work: Path, quick: bool) -> Row:
+    return await dry_run_beside_ci_waits(work, waiting=10 if quick else 50)
+
+
 ROWS: dict[int, Bench] = {
     1: _row1,
     2: _row2,
@@ -89,6 +95,7 @@ ROWS: dict[int, Bench] = {
     8: _row8,
     9: _row9,
     10: _row10,
+    11: _row11,
 }
 
 
