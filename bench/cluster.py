@@ -1,11 +1,13 @@
-"""Row 9: runs to completion per second with 1, 2 and 3 workers sharing one PostgreSQL.
+"""Row 10: runs to completion per second on PostgreSQL, one worker and two, and on SQLite.
 
-Each worker is `python -m bench.serve` (the real API and run manager on the no-op clients) with
-`ENIGMA_DATABASE_URL` set, so runs, events and checkpoints live in PostgreSQL and the workers
-share the runs by lease. Runs are started round-robin through the workers; whichever worker
-claims a run executes it. The baseline is the single worker. On this two-core machine the
-workers compete for the same cores and the same database, so the figure shows what the lease
-machinery costs and how far one machine scales, not what separate machines would give.
+Each worker is `python -m bench.serve` (the real API and run manager on the no-op clients).
+With `ENIGMA_DATABASE_URL` set, runs, events and checkpoints live in PostgreSQL (a schema of
+the bench's own, dropped at the end) and the workers share the runs by lease; runs are
+started round-robin through the workers and whichever claims a run executes it. Without it,
+one worker on SQLite, the single-process set-up. The same batch of runs goes to each set-up;
+the repetitions alternate between them (SQLite, one PostgreSQL worker, two) on servers
+started once. On this two-core machine the two workers compete for the same cores and the
+same database as the bench itself, so the figure is what one machine gives, not two.
 """
 
 from __future__ import annotations
@@ -20,7 +22,11 @@ from pathlib import Path
 import httpx
 import psycopg
 
-from bench.common import ApiServer, Row, log
+from bench.api import count_runs
+from bench.common import ApiServer, Row, Target, log
+from bench.noop import release_request
+
+__all__ = ["worker_scaling"]
 
 DSN = "postgresql://postgres@127.0.0.1:5432/test"
 
@@ -36,70 +42,88 @@ def _schema() -> Iterator[str]:
             conn.execute(f"DROP SCHEMA {name} CASCADE")
 
 
-async def _rate(work: Path, workers: int, runs: int) -> float:
-    with _schema() as schema:
-        env = {
-            "ENIGMA_DATABASE_URL": DSN,
-            "ENIGMA_DATABASE_SCHEMA": schema,
-            "ENIGMA_CLAIM_POLL_SECONDS": "0.2",
-        }
-        servers = [ApiServer(work / f"pg{workers}-{i}", env=env) for i in range(workers)]
+@contextlib.contextmanager
+def _workers(work: Path, name: str, n: int, env: dict[str, str]) -> Iterator[list[ApiServer]]:
+    servers = [ApiServer(work / f"{name}-{i}", env=env) for i in range(n)]
+    try:
         for server in servers:
             server.start(timeout=90)
-        try:
-            clients = [
-                httpx.AsyncClient(base_url=s.url, headers=s.headers, timeout=60) for s in servers
-            ]
-            body = {
-                "fix_version": "2.4.0",
-                "repositories": ["payments-api", "web-app", "notifications"],
-                "release_type": "minor",
-                "policy": {
-                    "auto_approve": True,
-                    "on_conflict": "skip",
-                    "on_check_failure": "abort",
-                    "on_error": "abort",
-                },
-            }
-            t0 = time.perf_counter()
-            await asyncio.gather(
-                *(clients[i % workers].post("/api/runs", json=body) for i in range(runs))
+        yield servers
+    finally:
+        for server in servers:
+            server.stop()
+
+
+async def _rate(servers: list[ApiServer], runs: int) -> float:
+    """Start `runs` round-robin through the workers; runs/s until all succeeded."""
+    clients = [httpx.AsyncClient(base_url=s.url, headers=s.headers, timeout=60) for s in servers]
+    try:
+        done = await count_runs(clients[0], "succeeded")
+        t0 = time.perf_counter()
+        await asyncio.gather(
+            *(
+                clients[i % len(clients)].post("/api/runs", json=release_request())
+                for i in range(runs)
             )
-            while True:
-                page = (
-                    await clients[0].get("/api/runs", params={"status": "succeeded", "limit": 1})
-                ).json()
-                if page["total"] >= runs:
-                    break
-                failed = (
-                    await clients[0].get("/api/runs", params={"status": "failed", "limit": 1})
-                ).json()
-                if failed["total"]:
-                    raise RuntimeError(f"{failed['total']} runs failed on {workers} workers")
-                await asyncio.sleep(0.1)
-            elapsed = time.perf_counter() - t0
-            for client in clients:
-                await client.aclose()
-        finally:
-            for server in servers:
-                server.stop()
-    rate = runs / elapsed
-    log(f"postgres, {workers} worker(s): {runs} runs in {elapsed:.1f} s = {rate:.1f} runs/s")
-    return rate
+        )
+        while await count_runs(clients[0], "succeeded") < done + runs:
+            failed = await count_runs(clients[0], "failed")
+            if failed:
+                raise RuntimeError(f"{failed} runs failed on {len(servers)} worker(s)")
+            await asyncio.sleep(0.05)
+        return runs / (time.perf_counter() - t0)
+    finally:
+        for client in clients:
+            await client.aclose()
 
 
-async def worker_scaling(work: Path, runs: int = 60) -> list[Row]:
-    """Three rows: 1, 2 and 3 workers, each against the single worker."""
-    rates = {n: await _rate(work, n, runs) for n in (1, 2, 3)}
+async def worker_scaling(work: Path, runs: int = 40, repetitions: int = 3) -> list[Row]:
+    """Rows 10a (two PostgreSQL workers vs one) and 10b (one PostgreSQL worker vs SQLite)."""
+    rates: dict[str, list[float]] = {"sqlite": [], "pg1": [], "pg2": []}
+    claim = {"ENIGMA_CLAIM_POLL_SECONDS": "0.2"}
+    with contextlib.ExitStack() as stack:
+        pg1, pg2 = (stack.enter_context(_schema()) for _ in range(2))
+        setups = {
+            "sqlite": stack.enter_context(_workers(work, "sqlite", 1, {})),
+            "pg1": stack.enter_context(
+                _workers(
+                    work,
+                    "pg1",
+                    1,
+                    {"ENIGMA_DATABASE_URL": DSN, "ENIGMA_DATABASE_SCHEMA": pg1} | claim,
+                )
+            ),
+            "pg2": stack.enter_context(
+                _workers(
+                    work,
+                    "pg2",
+                    2,
+                    {"ENIGMA_DATABASE_URL": DSN, "ENIGMA_DATABASE_SCHEMA": pg2} | claim,
+                )
+            ),
+        }
+        for servers in setups.values():  # warm each set-up
+            await _rate(servers, 5)
+        for _ in range(repetitions):
+            for name, servers in setups.items():
+                rates[name].append(await _rate(servers, runs))
+    log(
+        f"runs/s ({runs} runs a repetition): SQLite one process {rates['sqlite']}, "
+        f"PostgreSQL one worker {rates['pg1']}, two workers {rates['pg2']}"
+    )
     return [
         Row(
-            f"runs/s on PostgreSQL, {n} worker{'s' if n > 1 else ''}",
-            rates[n],
+            "10a PostgreSQL: two workers / one worker, runs to completion",
             "runs/s",
-            rates[1],
-            rates[n] / rates[1],
-            "all succeed; shared by lease",
-            True,
-        )
-        for n in (1, 2, 3)
+            rates["pg2"],
+            rates["pg1"],
+            Target("ratio", ">=", 1.6),
+        ),
+        Row(
+            "10b PostgreSQL one worker / SQLite single process, same runs",
+            "runs/s",
+            rates["pg1"],
+            rates["sqlite"],
+            Target("ratio", ">=", 0.8),
+        ),
     ]

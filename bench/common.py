@@ -12,10 +12,10 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 
@@ -24,9 +24,12 @@ __all__ = [
     "REPO_ROOT",
     "ApiServer",
     "Row",
+    "Target",
+    "child_env",
     "free_port",
     "log",
     "machine",
+    "markdown_table",
     "median",
     "percentile",
     "print_table",
@@ -40,25 +43,110 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 RESULTS = REPO_ROOT / "bench" / "results"
 
 
+@dataclass(frozen=True)
+class Target:
+    """What a row must reach: its median `value` or `ratio` compared with `bound` by `op`."""
+
+    on: Literal["value", "ratio"]
+    op: Literal["<=", "<", ">=", ">"]
+    bound: float
+
+    def reached(self, value: float, ratio: float | None) -> bool:
+        """Whether the measured figure reaches the target (NaN or no ratio never does)."""
+        got = value if self.on == "value" else ratio
+        if got is None or got != got:
+            return False
+        return {
+            "<=": got <= self.bound,
+            "<": got < self.bound,
+            ">=": got >= self.bound,
+            ">": got > self.bound,
+        }[self.op]
+
+    def text(self, unit: str) -> str:
+        """The target as the table prints it."""
+        return f"{self.op} {self.bound:g}" + ("x" if self.on == "ratio" else f" {unit}")
+
+
 @dataclass
 class Row:
-    """One line of the table: a figure, its baseline beside it, and the target."""
+    """One line of the table: repeated measurements, their baseline beside them, the target.
+
+    `values` and `baselines` hold one figure per repetition (measured in the same run of the
+    bench, alternating where it matters); `ratios` default to value / baseline per repetition,
+    and a row whose ratio reads the other way ("speed-up") passes its own. The table shows
+    medians and the min-max spread; `met` is computed from them and `valid` (every run of the
+    measurement succeeded, every event arrived), never written by hand.
+    """
 
     name: str
-    value: float
     unit: str
-    baseline: float | None
-    ratio: float | None
-    target: str
-    met: bool
+    values: list[float]
+    baselines: list[float] | None
+    target: Target
+    valid: bool = True
+    ratios: list[float] | None = None
+    note: str = ""
+
+    def __post_init__(self) -> None:
+        if self.ratios is None and self.baselines:
+            self.ratios = [
+                v / b if b else float("nan")
+                for v, b in zip(self.values, self.baselines, strict=True)
+            ]
+
+    @property
+    def value(self) -> float:
+        """Median of the repetitions."""
+        return median(self.values)
+
+    @property
+    def baseline(self) -> float | None:
+        """Median baseline."""
+        return median(self.baselines) if self.baselines else None
+
+    @property
+    def ratio(self) -> float | None:
+        """Median ratio of the repetitions."""
+        return median(self.ratios) if self.ratios else None
+
+    @property
+    def met(self) -> bool:
+        """Target reached by the medians, and the measurement valid."""
+        return self.valid and self.target.reached(self.value, self.ratio)
+
+    @classmethod
+    def failed(cls, name: str) -> Row:
+        """The row of a benchmark that broke."""
+        return cls(name, "", [float("nan")], None, Target("value", "<=", 0), valid=False)
 
     def as_json(self) -> dict[str, Any]:
         """The row as `latest.json` records it."""
-        body = asdict(self)
-        for key in ("value", "baseline", "ratio"):
-            if isinstance(body[key], float):
-                body[key] = round(body[key], 4)
-        return body
+
+        def r(x: float | None) -> float | None:
+            return None if x is None or x != x else round(x, 4)
+
+        return {
+            "name": self.name,
+            "value": r(self.value),
+            "value_min": r(min(self.values)),
+            "value_max": r(max(self.values)),
+            "unit": self.unit,
+            "baseline": r(self.baseline),
+            "ratio": r(self.ratio),
+            "ratio_min": r(min(self.ratios)) if self.ratios else None,
+            "ratio_max": r(max(self.ratios)) if self.ratios else None,
+            "repetitions": len(self.values),
+            "target": self.target.text(self.unit),
+            "met": self.met,
+            "note": self.note,
+        }
+
+
+def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of a bench subprocess: this checkout's `bench` and `backend` first."""
+    path = f"{REPO_ROOT}:{REPO_ROOT / 'backend'}"
+    return os.environ | {"PYTHONPATH": path} | (extra or {})
 
 
 def log(text: str) -> None:
@@ -108,21 +196,27 @@ def _fmt(value: float | None) -> str:
     return f"{value:.2f}"
 
 
+def _spread(low: float | None, high: float | None) -> str:
+    return "" if low is None or high is None else f" ({_fmt(low)}-{_fmt(high)})"
+
+
 def print_table(rows: list[Row], date: str, where: str) -> None:
-    """The one table `make bench` prints."""
-    head = ("benchmark", "value", "unit", "baseline", "ratio", "target", "met")
-    lines = [
-        (
-            r.name,
-            _fmt(r.value),
-            r.unit,
-            _fmt(r.baseline),
-            _fmt(r.ratio),
-            r.target,
-            "yes" if r.met else "NO",
+    """The one table `make bench` prints: medians, min-max spread in brackets."""
+    head = ("benchmark", "value (min-max)", "unit", "baseline", "ratio (min-max)", "target", "met")
+    lines = []
+    for row in rows:
+        body = row.as_json()
+        lines.append(
+            (
+                row.name,
+                _fmt(row.value) + _spread(body["value_min"], body["value_max"]),
+                row.unit,
+                _fmt(row.baseline),
+                _fmt(row.ratio) + _spread(body["ratio_min"], body["ratio_max"]),
+                body["target"],
+                "yes" if row.met else "NO",
+            )
         )
-        for r in rows
-    ]
     widths = [max(len(str(x)) for x in col) for col in zip(head, *lines, strict=True)]
     print(f"Enigma benchmarks, {date}\n{where}\n")
     for i, line in enumerate([head, *lines]):
@@ -134,6 +228,27 @@ def print_table(rows: list[Row], date: str, where: str) -> None:
         )
         if i == 0:
             print("  ".join("-" * w for w in widths))
+    for row in rows:
+        if row.note:
+            print(f"\n{row.name}: {row.note}")
+
+
+def markdown_table(rows: list[Row]) -> str:
+    """The README's table, from the same rows."""
+    out = [
+        "| # | benchmark | value (min-max) | baseline | ratio (min-max) | target | met |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        body = row.as_json()
+        number, _, name = row.name.partition(" ")
+        value = _fmt(row.value) + _spread(body["value_min"], body["value_max"])
+        out.append(
+            f"| {number} | {name} | {value} {row.unit} | {_fmt(row.baseline)} | {_fmt(row.ratio)}"
+            f"{_spread(body['ratio_min'], body['ratio_max'])} | {body['target']} | "
+            f"{'yes' if row.met else '**no**'} |"
+        )
+    return "\n".join(out)
 
 
 def write_results(rows: list[Row], date: str, where: str, path: Path | None = None) -> Path:
@@ -214,7 +329,7 @@ class ApiServer:
         if os.environ.get("BENCH_PROFILE_SERVER") and not self.bare_sse:
             args += ["--profile", os.environ["BENCH_PROFILE_SERVER"]]
         logfile = (self.data_dir / "serve.log").open("ab")
-        env = os.environ | {"PYTHONPATH": str(REPO_ROOT)} | self.env
+        env = child_env(self.env)
         self.proc = subprocess.Popen(args, stdout=logfile, stderr=subprocess.STDOUT, env=env)
 
         def ready() -> bool:

@@ -9,6 +9,7 @@ per run stays flat however many runs share one set of clients.
 from __future__ import annotations
 
 import hashlib
+import itertools
 from pathlib import Path
 
 from enigma.context import Clients, Context
@@ -231,10 +232,17 @@ ASK = {
 }
 
 
-def release_request(auto_approve: bool = True, fix_version: str = "2.4.0") -> dict[str, object]:
-    """The body of POST /api/runs (and the manager's RunRequest) for a no-op release."""
+_VERSIONS = itertools.count(1)
+
+
+def release_request(auto_approve: bool = True, fix_version: str | None = None) -> dict[str, object]:
+    """The body of POST /api/runs (and the manager's RunRequest) for a no-op release.
+
+    Each request releases a fix version of its own unless one is given: Enigma refuses a
+    second run of a version while one is active (409), and benchmarks hold many at once.
+    """
     return {
-        "fix_version": fix_version,
+        "fix_version": fix_version or f"5.{next(_VERSIONS)}.0",
         "repositories": list(REPOS),
         "release_type": "minor",
         "policy": dict(AUTO_APPROVE if auto_approve else ASK),

@@ -1,29 +1,38 @@
-"""A whole release on the sandbox (3 repositories x 10 tickets) against the same git work raw.
+"""Row 1: a whole release on the sandbox under real latency, Enigma vs a straight-line script.
 
-Enigma: one auto-approved run through the run manager with the real clients (Jira, GitHub and
-Confluence over HTTP to the sandbox in its own process, git mirrors for the plan), from start
-to `succeeded`, CI answering at once. Raw: a script doing the git operations that release
-makes on the bare repositories themselves, on a copy of the same seed: per repository the
-release branch at develop, each ticket branch merged (`merge-tree --write-tree`,
-`commit-tree`, `update-ref`), the release merged into main, the tag.
+3 repositories x 10 tickets, every peer call delayed 100 ms by the sandbox's latency fault
+(applied in its middleware, git over HTTP included), CI taking `CI_SECONDS` on each new head.
+Enigma: one auto-approved run through the run manager on the real clients (Jira, GitHub and
+Confluence over HTTP to the sandbox in its own process), start to `succeeded`. Baseline: the
+script in `release_script.py`, making the same side effects through the same clients one
+call after another, on a fresh copy of the same seeded sandbox. Both poll CI every
+`POLL_SECONDS`. The effect logs of the two are compared (kind and key, as a multiset): a
+repetition whose logs differ makes the rows invalid. Three rows come out: the speed-up, the
+peer calls each made (the sandbox's request counter), and Enigma's wall time against the
+critical path of `critical_path.py`, computed from the script's per-operation call counts.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shutil
-import subprocess
 import tempfile
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
-from bench.common import Row, log
+from bench.common import Row, Target, log, median
+from bench.critical_path import critical_path_seconds
+from bench.release_script import straight_line_release
 from bench.sandbox import SandboxProcess
 from enigma.bootstrap import open_sqlite_saver
 from enigma.bootstrap_sandbox import sandbox_endpoints
 from enigma.context import Context
 from enigma.graph import build_graph
+from enigma.integrations.endpoints import Endpoints
 from enigma.integrations.factory import build_clients
 from enigma.runs.manager import RunManager
 from enigma.runs.models import RunRequest
@@ -33,9 +42,12 @@ from enigma.sandbox.seeds import REPOS, release_seed
 from enigma.sandbox.server import SandboxUrls, peers, seed_if_empty
 from enigma.settings import Settings
 
-__all__ = ["sandbox_release"]
+__all__ = ["release_under_latency"]
 
 VERSION = "2.4.0"
+LATENCY_MS = 100
+CI_SECONDS = 1.0
+POLL_SECONDS = 0.2
 POLICY = {
     "auto_approve": True,
     "on_conflict": "skip",
@@ -55,7 +67,7 @@ def _template(work: Path, tickets: int) -> Path:
     return seed
 
 
-async def _enigma_release(data_dir: Path, urls: dict[str, str]) -> tuple[float, dict[str, float]]:
+def _clients_settings(data_dir: Path, urls: dict[str, str]) -> tuple[Settings, Endpoints]:
     settings = Settings(data_dir=data_dir, http_backoff_seconds=0.05, repositories=REPOS)
     sandbox = SandboxUrls(
         jira=urls["jira"],
@@ -64,121 +76,149 @@ async def _enigma_release(data_dir: Path, urls: dict[str, str]) -> tuple[float, 
         token=urls["token"],
         admin=urls["admin"],
     )
+    return settings, sandbox_endpoints(sandbox)
+
+
+async def _enigma_release(data_dir: Path, urls: dict[str, str]) -> tuple[float, dict[str, float]]:
+    """Seconds from start to `succeeded`, and when each step ended (s after the start)."""
     context = Context(
-        clients=build_clients(settings, sandbox_endpoints(sandbox)),
-        check_poll_seconds=0.02,
-        check_timeout_seconds=60,
+        clients=build_clients(*_clients_settings(data_dir, urls)),
+        check_poll_seconds=POLL_SECONDS,
+        check_timeout_seconds=120,
         retry_backoff_seconds=0.05,
     )
     async with open_sqlite_saver(data_dir / "checkpoints.sqlite3") as saver:
         store = SqliteRunStore(data_dir / "runs.sqlite3")
         manager = RunManager(build_graph(saver), store, context, checkpointer=saver)
         request = RunRequest.model_validate(
-            {
-                "fix_version": VERSION,
-                "repositories": REPOS,
-                "release_type": "minor",
-                "policy": POLICY,
-            }
+            {"fix_version": VERSION, "repositories": REPOS, "release_type": "minor"}
+            | {"policy": POLICY}
         )
-        t0 = time.perf_counter()
+        t0, wall = time.perf_counter(), time.time()
         run, _ = await manager.start(request, "bench")
         run = await manager.wait_for(run.id, {"succeeded", "failed", "cancelled"}, timeout=600)
         elapsed = time.perf_counter() - t0
-        steps: dict[str, float] = defaultdict(float)
+        steps: dict[str, float] = {}
         for event in await store.events(run.id, limit=100_000):
             if event.type == "step.finished" and event.step:
-                steps[event.step] += float(event.data.get("duration_ms", 0)) / 1000
+                steps[event.step] = max(steps.get(event.step, 0.0), event.at - wall)
         await manager.shutdown()
         await store.close()
     assert run.status == "succeeded", f"the sandbox release ended {run.status}: {run.error}"
     return elapsed, dict(steps)
 
 
-def _git(repo: Path, *args: str, stdin: str | None = None) -> str:
-    env = {
-        "GIT_AUTHOR_NAME": "raw",
-        "GIT_AUTHOR_EMAIL": "raw@example.invalid",
-        "GIT_COMMITTER_NAME": "raw",
-        "GIT_COMMITTER_EMAIL": "raw@example.invalid",
-        "PATH": "/usr/local/bin:/usr/bin:/bin",
-        "HOME": str(repo),
-    }
-    out = subprocess.run(
-        ["git", "-C", str(repo), *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        check=True,
-        env=env,
-    )
-    return out.stdout.strip()
+def _effects(sandbox: SandboxProcess) -> Counter[tuple[str, str]]:
+    """The effect log as (kind, key), comparable across two sandboxes.
+
+    Keys hold the sandbox's own address (links to pull requests), which differs between the
+    two; a comment's key ends in a digest of its text, which quotes the merge commits' shas,
+    and those differ by their commit times. Both are cut off; the rest must match.
+    """
+    out: Counter[tuple[str, str]] = Counter()
+    for effect in sandbox.effects():
+        key = str(effect["key"]).replace(sandbox.admin, "")
+        if effect["kind"] == "comment":
+            key = key.rsplit(":", 1)[0]
+        out[(str(effect["kind"]), key)] += 1
+    return out
 
 
-def _merge(repo: Path, base: str, head: str, message: str) -> str:
-    tree = _git(repo, "merge-tree", "--write-tree", base, head)
-    return _git(repo, "commit-tree", tree, "-p", base, "-p", head, "-m", message)
+@contextlib.contextmanager
+def _sandbox(root: Path, name: str, seed: Path) -> Iterator[SandboxProcess]:
+    """A fresh copy of the seeded sandbox, started, every peer call delayed."""
+    data = root / name
+    shutil.copytree(root / "template", data)
+    with SandboxProcess(data, seed, check_delay=CI_SECONDS) as sandbox:
+        sandbox.add_faults([{"kind": "latency", "latency_ms": LATENCY_MS}])
+        yield sandbox
 
 
-def _raw_release(repos_dir: Path) -> float:
-    """The release's git operations, scripted directly on the bare repositories."""
-    t0 = time.perf_counter()
-    for name in REPOS:
-        repo = next(repos_dir.glob(f"*/{name}.git"))
-        branch = f"refs/heads/release/{VERSION}"
-        head = _git(repo, "rev-parse", "refs/heads/develop")
-        _git(repo, "update-ref", branch, head, "0" * 40)
-        work = sorted(
-            r
-            for r in _git(
-                repo, "for-each-ref", "--format=%(refname)", "refs/heads/feature/"
-            ).splitlines()
+async def _repetition(root: Path, seed: Path, i: int) -> dict[str, Any]:
+    with _sandbox(root, f"enigma-{i}", seed) as sandbox:
+        enigma_s, steps = await _enigma_release(sandbox.data_dir, sandbox.urls)
+        enigma_calls, enigma_effects = sandbox.requests(), _effects(sandbox)
+    with _sandbox(root, f"script-{i}", seed) as sandbox:
+        clients = build_clients(*_clients_settings(sandbox.data_dir, sandbox.urls))
+        script = await asyncio.to_thread(
+            straight_line_release, clients, REPOS, VERSION, POLL_SECONDS, sandbox.requests
         )
-        for ref in work:
-            new = _merge(repo, head, ref, f"Merge {ref} into release/{VERSION}")
-            _git(repo, "update-ref", branch, new, head)
-            head = new
-        main = _git(repo, "rev-parse", "refs/heads/main")
-        merged = _merge(repo, main, head, f"Release {VERSION}")
-        _git(repo, "update-ref", "refs/heads/main", merged, main)
-        _git(repo, "tag", "-a", f"v{VERSION}", "-m", f"Release {VERSION}", merged)
-    return time.perf_counter() - t0
+        script_calls, script_effects = sandbox.requests(), _effects(sandbox)
+    floor = critical_path_seconds(script.calls, LATENCY_MS / 1000, CI_SECONDS)
+    same = enigma_effects == script_effects
+    log(
+        f"release {i + 1}: Enigma {enigma_s:.2f}s, {enigma_calls} calls; script "
+        f"{script.seconds:.2f}s, {script_calls} calls; critical path {floor:.2f}s; "
+        f"{sum(enigma_effects.values())} effects, same in both: {same}"
+        + (
+            ""
+            if same
+            else f" (Enigma only: {enigma_effects - script_effects}, script only: "
+            f"{script_effects - enigma_effects})"
+        )
+    )
+    return {
+        "enigma": enigma_s,
+        "script": script.seconds,
+        "enigma_calls": enigma_calls,
+        "script_calls": script_calls,
+        "floor": floor,
+        "same": same and bool(enigma_effects),
+        "steps": steps,
+    }
 
 
-async def sandbox_release(work: Path | None = None, tickets: int = 10, rounds: int = 1) -> Row:
-    """Row 7: the sandbox release through Enigma vs the same git operations scripted raw."""
-    enigma_times: list[float] = []
-    raw_times: list[float] = []
-    steps: dict[str, float] = {}
+async def release_under_latency(work: Path, tickets: int = 10, repetitions: int = 3) -> list[Row]:
+    """Rows 1a-1c: speed-up, peer calls and distance to the critical path."""
     with tempfile.TemporaryDirectory(prefix="bench-release-", dir=work) as tmp:
         root = Path(tmp)
         seed = _template(root, tickets)
-        for i in range(rounds):
-            data = root / f"enigma-{i}"
-            shutil.copytree(root / "template", data)
-            with SandboxProcess(data, seed, check_delay=0.0) as sandbox:
-                elapsed, steps = await _enigma_release(data, sandbox.urls)
-                effects = sandbox.effects()
-            enigma_times.append(elapsed)
-            raw = root / f"raw-{i}"
-            shutil.copytree(root / "template", raw)
-            raw_times.append(_raw_release(raw / "sandbox" / "repos"))
-    value, base = min(enigma_times), min(raw_times)
-    top = sorted(steps.items(), key=lambda kv: -kv[1])[:5]
-    log(
-        f"sandbox release: Enigma {value:.2f}s ({len(effects)} effects), raw git {base:.2f}s; "
-        "slowest steps (summed over repositories): " + ", ".join(f"{k} {v:.2f}s" for k, v in top)
+        reps = [await _repetition(root, seed, i) for i in range(repetitions)]
+    valid = all(r["same"] for r in reps)
+    steps: dict[str, list[float]] = defaultdict(list)
+    for rep in reps:
+        for step, seconds in rep["steps"].items():
+            steps[step].append(seconds)
+    timeline = sorted((median(v), k) for k, v in steps.items())
+    where = (
+        f"critical path {median([r['floor'] for r in reps]):.1f} s by the model; Enigma's "
+        "timeline, when each step last ended (median s after the start): "
+        + ", ".join(f"{k} {v:.1f}" for v, k in timeline)
     )
-    return Row(
-        f"sandbox release 3 repos x {tickets} tickets vs raw git",
-        value,
-        "s",
-        base,
-        value / base,
-        "<= 1.5x",
-        value / base <= 1.5,
-    )
+    log(where)
+    size = f"{len(REPOS)} repos x {tickets} tickets, {LATENCY_MS} ms a call"
+    enigma = [r["enigma"] for r in reps]
+    return [
+        Row(
+            f"1a release under latency ({size}): Enigma vs straight-line script, speed-up",
+            "s",
+            enigma,
+            [r["script"] for r in reps],
+            Target("ratio", ">=", 3.0),
+            valid,
+            ratios=[r["script"] / r["enigma"] for r in reps],
+        ),
+        Row(
+            "1b release under latency: peer calls, Enigma / script",
+            "calls",
+            [float(r["enigma_calls"]) for r in reps],
+            [float(r["script_calls"]) for r in reps],
+            Target("ratio", "<=", 1.2),
+            valid,
+        ),
+        Row(
+            f"1c release under latency: Enigma wall time / critical path (CI {CI_SECONDS:g} s)",
+            "s",
+            enigma,
+            [r["floor"] for r in reps],
+            Target("ratio", "<=", 1.3),
+            valid,
+            note=where,
+        ),
+    ]
 
 
 if __name__ == "__main__":
-    print(asyncio.run(sandbox_release()))
+    with tempfile.TemporaryDirectory() as tmp:
+        for row in asyncio.run(release_under_latency(Path(tmp), repetitions=1)):
+            print(row.as_json())

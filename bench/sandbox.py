@@ -35,12 +35,16 @@ class SandboxProcess:
     fault_seed: int = 7
     proc: subprocess.Popen[str] | None = None
     urls: dict[str, str] = field(default_factory=dict)
+    _admin: httpx.Client | None = None
 
     def start(self) -> SandboxProcess:
         """Start and read the JSON line with the URLs."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = (self.data_dir / "sandbox.log").open("a")
-        env = os.environ | {"PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+        # this checkout's bench and backend, then the caller's PYTHONPATH (a worktree's enigma)
+        root = Path(__file__).resolve().parents[1]
+        path = [str(root), str(root / "backend"), os.environ.get("PYTHONPATH", "")]
+        env = os.environ | {"PYTHONPATH": os.pathsep.join(p for p in path if p)}
         self.proc = subprocess.Popen(
             [
                 sys.executable,
@@ -78,6 +82,12 @@ class SandboxProcess:
         """The side-effect log."""
         return list(httpx.get(f"{self.admin}/_sandbox/effects", timeout=30).json()["effects"])
 
+    def requests(self) -> int:
+        """Peer requests the sandbox received so far (admin calls not counted)."""
+        if self._admin is None:  # one connection: the script reads this between every call
+            self._admin = httpx.Client(base_url=self.admin, timeout=10)
+        return int(self._admin.get("/_sandbox/requests").json()["total"])
+
     def add_faults(self, rules: list[dict[str, Any]]) -> None:
         """Inject fault rules."""
         httpx.post(f"{self.admin}/_sandbox/faults", json=rules, timeout=10).raise_for_status()
@@ -92,6 +102,8 @@ class SandboxProcess:
 
     def stop(self) -> None:
         """SIGTERM and wait."""
+        if self._admin is not None:
+            self._admin.close()
         if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()
             try:

@@ -188,8 +188,9 @@ class GitMirror:
         base = current
         merged: list[tuple[str, set[str]]] = []
         out: list[MergePrediction] = []
+        heads = self.branches(mirror)  # one git for every branch's sha, not one per branch
         for branch in branches:
-            sha = self.resolve(mirror, f"refs/heads/{branch}")
+            sha = heads.get(branch) or self.resolve(mirror, f"refs/heads/{branch}")
             if _is_ancestor(mirror, sha, current):
                 out.append(_prediction(branch, sha, "already"))
                 continue

@@ -1,15 +1,20 @@
 """`Tracker` on the `jira` client: search tickets, walk workflows, comment, release versions.
 
 Every request goes through `http.call`, one check-then-act step per call, so a retry after a
-dropped connection re-reads before it writes. The client is built lazily inside the first call
-(building it fetches `serverInfo`), with its own retries off (`max_retries=0`) and our timeout,
-once per I/O thread (a `requests.Session` is not meant to be shared between threads), and its
-session carries the `StopAdapter`, which refuses to send once the run was stopped.
+dropped connection re-reads before it writes. The client is built lazily inside the first call,
+with its own retries off (`max_retries=0`) and our timeout, once per I/O thread (a
+`requests.Session` is not meant to be shared between threads), and its session carries the
+`StopAdapter`, which refuses to send once the run was stopped.
+
+What every thread's client would otherwise fetch for itself (`serverInfo`, the field catalogue
+a search translates names with, the application links `add_remote_link` looks up) is fetched
+once per tracker and handed to each new client: finalize fans out over many threads, and under
+real latency each of those reads is a round trip on the release's critical path.
 """
 
 from __future__ import annotations
 
-import re
+import json
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -23,6 +28,7 @@ from pydantic import SecretStr
 from enigma.integrations.base import Ticket, VersionRecord
 from enigma.integrations.errors import NotFound, PermanentError
 from enigma.integrations.http import CallPolicy, call
+from enigma.integrations.jira_sprint import sprint_name
 from enigma.integrations.jql import build_jql, keys_jql
 from enigma.integrations.scope import guard_session
 
@@ -33,12 +39,6 @@ T = TypeVar("T")
 _SPRINT_SCHEMA = "com.pyxis.greenhopper.jira:gh-sprint"
 _PAGE = 50
 _MAX_STEPS = 20
-# Old Jira Server renders a sprint as "com.atlassian...Sprint@1f[id=42,...,name=Sprint 42,...]".
-_SPRINT_NAME = re.compile(
-    r"[\[,]name=(.*?),(?:goal|startDate|endDate|completeDate|activatedDate|sequence|"
-    r"autoStartStop|synced|incompleteIssuesDestinationId)="
-)
-_SPRINT_NAME_SHORT = re.compile(r"[\[,]name=([^,\]]*)")
 
 
 class JiraTracker:
@@ -56,6 +56,9 @@ class JiraTracker:
         self._user = user
         self.policy = policy or CallPolicy()
         self._local = threading.local()
+        self._shared = threading.RLock()
+        self._server: dict[str, Any] | None = None
+        self._fields: list[dict[str, Any]] | None = None
         self._sprint_field: str | None = None
 
     # --- plumbing ------------------------------------------------------------------------
@@ -64,7 +67,11 @@ class JiraTracker:
         return call("jira", op, self.policy, what)
 
     def _jira(self) -> JIRA:
-        """This thread's client, built on first use (inside `_call`: building makes a request)."""
+        """This thread's client, built on first use (inside `_call`: it may fetch serverInfo).
+
+        The server's version and deployment type come from the tracker's one `serverInfo`
+        read; the first thread to need it reads it, the others wait for that answer.
+        """
         client: JIRA | None = getattr(self._local, "client", None)
         if client is None:
             secret = self._token.get_secret_value()
@@ -78,17 +85,43 @@ class JiraTracker:
                 options={"check_update": False},
                 max_retries=0,
                 timeout=self.policy.timeout,
-                get_server_info=True,
+                get_server_info=False,
                 **auth,
             )
             guard_session(client._session)
+            # links here point at URLs, never at issues of a linked application: the list
+            # `add_remote_link` fetches to resolve those (a request per client) is not needed
+            client._applicationlinks = []
+            with self._shared:
+                if self._server is None:
+                    self._server = client.server_info()
+            client._version = tuple(self._server["versionNumbers"])
+            client.deploymentType = self._server.get("deploymentType")
             self._local.client = client
+        return client
+
+    def _catalogue(self) -> list[dict[str, Any]]:
+        """Every field (id, name, schema, clause names), read once per tracker."""
+        with self._shared:
+            if self._fields is None:
+                self._fields = list(self._jira().fields())
+            return self._fields
+
+    def _searcher(self) -> JIRA:
+        """This thread's client, with the field names a search translates already known."""
+        client = self._jira()
+        if not client._fields_cache_value:
+            client._fields_cache_value = {
+                name: str(field["id"])
+                for field in self._catalogue()
+                for name in field.get("clauseNames") or []
+            }
         return client
 
     def _sprint_field_id(self) -> str | None:
         """The id of the Sprint custom field (e.g. customfield_10020), found by its schema."""
         if self._sprint_field is None:
-            fields = self._call("fields", lambda: self._jira().fields())
+            fields = self._call("fields", self._catalogue)
             for field in fields:
                 schema = field.get("schema") or {}
                 if schema.get("custom") == _SPRINT_SCHEMA:
@@ -114,7 +147,7 @@ class JiraTracker:
 
     def _search(self, jql: str, fields: list[str]) -> Iterator[dict[str, Any]]:
         """All matching issues as raw JSON, page by page (each page retried on its own)."""
-        client = self._call("serverInfo", self._jira)
+        client = self._call("serverInfo", self._searcher)
         if client.deploymentType == "Cloud":  # Cloud removed /search: /search/jql, by token
             yield from self._search_cloud(client, jql, fields)
             return
@@ -195,46 +228,47 @@ class JiraTracker:
         """Walk the workflow until the ticket is in `status`; False if it already was.
 
         Jira shows a user only the transitions out of the ticket's current status, so the
-        workflow graph is learnt on the way: each step re-reads the status and its transitions,
-        then takes the first hop of a shortest path to `status` over what is known so far, or,
-        when no known path exists yet, towards the nearest status whose exits are unknown.
+        workflow graph is learnt on the way: each step reads the status with its transitions
+        (one request, `expand=transitions`, so the two agree), then takes the first hop of a
+        shortest path to `status` over what is known so far, or, when no known path exists
+        yet, towards the nearest status whose exits are unknown. A hop Jira accepted into
+        `status` ends the walk without reading the ticket again: one hop costs two requests.
         """
-        if _same(self._call("status", lambda: self._status(key)), status):
-            return False
         graph: dict[str, dict[str, str]] = {}
+        moved: list[bool] = []  # noted before each POST: a retry that finds `status` moved it
         for _ in range(_MAX_STEPS):
-            if not self._call("transition", lambda: self._step(key, status, graph)):
+            step = self._call("transition", lambda: self._step(key, status, graph, moved))
+            if step == "there":
+                return bool(moved)
+            if step == "arrived":
                 return True
         raise PermanentError("jira", f"{key} did not reach {status!r} in {_MAX_STEPS} steps")
 
-    def _status(self, key: str) -> str:
-        issue = self._jira().issue(key, fields="status")
-        return str(issue.raw["fields"]["status"]["name"])
-
-    def _step(self, key: str, target: str, graph: dict[str, dict[str, str]]) -> bool:
-        """One hop towards `target`; False when the ticket is already there."""
+    def _step(
+        self, key: str, target: str, graph: dict[str, dict[str, str]], moved: list[bool]
+    ) -> str:
+        """One hop towards `target`: "there" (it already is), "arrived" or "moved" (go on)."""
         client = self._jira()
-        current = self._status(key)
+        issue = client.issue(key, fields="status", expand="transitions").raw
+        current = str(issue["fields"]["status"]["name"])
         if _same(current, target):
-            return False
-        listed = client.transitions(key)
-        if not _same(self._status(key), current):
-            return True  # someone moved it while we looked: these exits are not current's
+            return "there"
         exits: dict[str, str] = {}
-        for transition in listed:
+        for transition in issue.get("transitions") or []:
             to = (transition.get("to") or {}).get("name") or transition.get("name")
             exits.setdefault(str(to).casefold(), str(transition["id"]))
         graph[current.casefold()] = exits
         hop = _first_hop(graph, current.casefold(), target.casefold())
         if hop is None:
             raise PermanentError("jira", f"no transition path from {current!r} to {target!r}")
+        moved.append(True)
         try:
             client.transition_issue(key, hop)
         except JIRAError as exc:
             if exc.status_code == 400:
-                return True  # the status changed under us (another worker): look again
+                return "moved"  # the status changed under us (another worker): look again
             raise
-        return True
+        return "arrived" if exits.get(target.casefold()) == hop else "moved"
 
     def ensure_comment(self, key: str, marker: str, body: str) -> bool:
         """Add `body` unless a comment containing `marker` is already there.
@@ -290,47 +324,28 @@ class JiraTracker:
         return self._call("remote link", find_or_link)
 
     def ensure_version_released(self, project: str, name: str, release_date: str) -> bool:
-        """Mark the fix version released unless it already is (NotFound if it does not exist)."""
+        """Mark the fix version released unless it already is (NotFound if it does not exist).
+
+        The PUT goes out on the client's session rather than through `Version.update`, which
+        reads the version back afterwards: a request the release does not need.
+        """
         released = False
 
         def find_or_release() -> bool:
             nonlocal released
-            for version in self._jira().project_versions(project):
+            client = self._jira()
+            for version in client.project_versions(project):
                 if version.raw.get("name") != name:
                     continue
                 if version.raw.get("released"):
                     return released
                 released = True
-                version.update(released=True, releaseDate=release_date)
+                body = json.dumps({"released": True, "releaseDate": release_date})
+                client._session.put(version.self, data=body)
                 return True
             raise NotFound("jira", f"version {name!r} not found in project {project}", 404)
 
         return self._call("release version", find_or_release)
-
-
-def sprint_name(value: Any, wanted: str | None = None) -> str | None:
-    """The sprint of a ticket from the Sprint field (dicts, old-style strings, or a list).
-
-    A ticket carried over has several sprints: the one asked for wins, then the active one,
-    then the latest.
-    """
-    items = value if isinstance(value, list) else [] if value is None else [value]
-    sprints: list[tuple[str, str]] = []
-    for item in items:
-        if isinstance(item, dict) and item.get("name"):
-            sprints.append((str(item["name"]), str(item.get("state") or "").casefold()))
-        elif isinstance(item, str):
-            match = _SPRINT_NAME.search(item) or _SPRINT_NAME_SHORT.search(item)
-            state = re.search(r"[\[,]state=([A-Za-z]+)", item)
-            name = match.group(1) if match else item
-            sprints.append((name, state.group(1).casefold() if state else ""))
-    if not sprints:
-        return None
-    for name, _ in sprints:
-        if wanted is not None and _same(name, wanted):
-            return name
-    active = [name for name, state in sprints if state == "active"]
-    return active[0] if active else sprints[-1][0]
 
 
 def _first_hop(graph: dict[str, dict[str, str]], start: str, target: str) -> str | None:

@@ -2,17 +2,22 @@
 
 finalize is a list of operations, each recorded as it is done: per repository (in the order
 of the policy's waves: a repository merges, tags and releases after the ones it comes after)
-merge the release pull request, then publish the release and its tag; then, side by side, each
-shipped ticket (move it to the done status, comment once, link its pull requests); then the
-tracker version. An operation that fails stops finalize with a decision that names it and
-quotes the service: retry, skip ("done by hand", with the reason kept), or abort; whatever was
-done stays done, and a re-run of finalize does only what is left. At the end the tickets'
-statuses are read back, so what the run shows is what the tracker has.
+merge the release pull request, then publish the release and its tag; side by side with the
+last wave's releases, each shipped ticket (its pull requests are merged by then): move it to
+the done status, comment once and link its pull requests, the three at once; then, once every
+ticket is done, the tracker version. An operation that fails stops finalize with a decision
+that names it and quotes the service: retry, skip ("done by hand", with the reason kept), or
+abort; whatever was done stays done, and a re-run of finalize does only what is left. With the
+version, the tickets' statuses are read back, so what the run shows is what the tracker has.
+
+Side by side means a bounded pool (`fanout.Pool`, `_CALLS_AT_ONCE` calls on the wire): under
+real latency a release's finalize is as long as its longest chain of calls, not as its count
+of calls. Each operation is still one check-then-act per effect, keyed by the release, so the
+order they finish in changes nothing, and a re-run finds what the first one did.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -20,13 +25,14 @@ from langgraph.runtime import Runtime
 
 from enigma.context import Clients, Context
 from enigma.integrations.errors import IntegrationError
-from enigma.nodes.common import deps, error_record, io, say
+from enigma.nodes.common import deps, error_record, say
+from enigma.nodes.fanout import Pool, settle
 from enigma.nodes.notes import shipped_tickets
 from enigma.state import SkipRecord, WorkflowState
 
 __all__ = ["close_run", "collect_repositories", "finalize", "outcome_of", "ticket_marker"]
 
-_TICKETS_AT_ONCE = 8
+_CALLS_AT_ONCE = 32
 Operation = tuple[str, str, Callable[[], Awaitable[Any]]]
 """(id, what it does in words, the call)."""
 
@@ -79,9 +85,20 @@ async def finalize(state: WorkflowState, runtime: Runtime[Context]) -> dict[str,
     finalized = dict(state.get("finalized") or {})
     ops: dict[str, Any] = dict(finalized.get("operations") or {})
     failure: tuple[str, str, IntegrationError] | None = None
-    for group in _operations(state, context, clients):
+    pool = Pool(context, _CALLS_AT_ONCE)
+    groups = _operations(state, context, clients, pool)
+    tickets: list[Any] | None = None
+    for group in groups:
         pending = [op for op in group if op[0] not in ops]
-        results = await _run(pending, _TICKETS_AT_ONCE)
+        calls = [call() for _, _, call in pending]
+        # the read-back needs every ticket done, as the version does: it goes with the version
+        with_read_back = bool(group) and group[0][0].startswith("version:")
+        if with_read_back:
+            calls.append(_read_back(pool, clients, state))
+        results = await settle(calls, len(calls))  # the pool bounds their calls
+        if with_read_back:
+            back = results.pop()  # never an error: _read_back falls back to the state's
+            tickets = back if isinstance(back, list) else None
         for (op_id, label, _), result in zip(pending, results, strict=True):
             if isinstance(result, IntegrationError):
                 failure = failure or (op_id, label, result)
@@ -107,7 +124,8 @@ async def finalize(state: WorkflowState, runtime: Runtime[Context]) -> dict[str,
             "error_step": "finalize",
             "steps_failed": ["finalize"],
         }
-    tickets = await _read_back(context, clients, state)
+    if tickets is None:
+        tickets = await _read_back(pool, clients, state)
     outcome, detail = outcome_of(state, finalized)
     return {
         "current_step": "finalize",
@@ -123,7 +141,9 @@ async def finalize(state: WorkflowState, runtime: Runtime[Context]) -> dict[str,
     }
 
 
-def _operations(state: WorkflowState, context: Context, clients: Clients) -> list[list[Operation]]:
+def _operations(
+    state: WorkflowState, context: Context, clients: Clients, pool: Pool
+) -> list[list[Operation]]:
     """Groups of operations in order; the operations of one group may run side by side."""
     version = state["fix_version"]
     outcomes = state.get("repo_outcomes", {})
@@ -132,14 +152,14 @@ def _operations(state: WorkflowState, context: Context, clients: Clients) -> lis
     groups: list[list[Operation]] = []
     for wave in state["plan"]["waves"]:
         ready = [r for r in wave if outcomes.get(r) == "ready"]
-        groups.append([_merge(context, clients, state, plans[r]) for r in ready])
+        groups.append([_merge(pool, clients, state, plans[r]) for r in ready])
         groups.append(
             [
                 (
                     f"release:{r}",
                     f"publish release v{version} of {r}",
                     _bound(
-                        context,
+                        pool,
                         clients.code_host.ensure_release,
                         r,
                         f"v{version}",
@@ -153,16 +173,18 @@ def _operations(state: WorkflowState, context: Context, clients: Clients) -> lis
         )
     tracker = context.rules.tracker
     marker = ticket_marker(context.project, version)
-    groups.append(
-        [
-            (
-                f"ticket:{key}",
-                f"move {key} to {tracker.done_status}, comment and link it",
-                _ticket(context, clients, key, merges, marker, version),
-            )
-            for key, merges in sorted(shipped_tickets(state).items())
-        ]
-    )
+    tickets = [
+        (
+            f"ticket:{key}",
+            f"move {key} to {tracker.done_status}, comment and link it",
+            _ticket(context, pool, clients, key, merges, marker, version),
+        )
+        for key, merges in sorted(shipped_tickets(state).items())
+    ]
+    if groups:  # a ticket waits for its pull request's merge, not for the release page
+        groups[-1].extend(tickets)
+    else:
+        groups.append(tickets)
     if tracker.release_version:
         name = tracker.version_name_for(version)
         groups.append(
@@ -171,7 +193,7 @@ def _operations(state: WorkflowState, context: Context, clients: Clients) -> lis
                     f"version:{name}",
                     f"release the {context.project} version {name}",
                     _bound(
-                        context,
+                        pool,
                         clients.tracker.ensure_version_released,
                         context.project,
                         name,
@@ -183,14 +205,14 @@ def _operations(state: WorkflowState, context: Context, clients: Clients) -> lis
     return groups
 
 
-def _merge(context: Context, clients: Clients, state: WorkflowState, plan: Any) -> Operation:
+def _merge(pool: Pool, clients: Clients, state: WorkflowState, plan: Any) -> Operation:
     repo = plan["repo"]
     pr = state["pull_requests"][repo]
     return (
         f"merge:{repo}",
         f"merge {repo}#{pr['number']} into {plan['target_branch']}",
         _bound(
-            context,
+            pool,
             clients.code_host.ensure_pull_request_merged,
             repo,
             pr["number"],
@@ -202,6 +224,7 @@ def _merge(context: Context, clients: Clients, state: WorkflowState, plan: Any) 
 
 def _ticket(
     context: Context,
+    pool: Pool,
     clients: Clients,
     key: str,
     merges: list[dict[str, Any]],
@@ -211,38 +234,38 @@ def _ticket(
     tracker = context.rules.tracker
 
     async def run() -> str:
-        await io(context, clients.tracker.ensure_status, key, tracker.done_status)
+        """The status, the comment and the links of one ticket, at once (none needs another)."""
         links = ", ".join(f"{m['pr']} (merge {(m['sha'] or '')[:10]})" for m in merges)
         body = f"{tracker.comment_for(version, links)} {marker}"
-        await io(context, clients.tracker.ensure_comment, key, marker, body)
-        for merge in merges:
-            if merge["pr"]:
-                title = f"{merge['repo']} release PR"
-                await io(context, clients.tracker.ensure_remote_link, key, merge["pr"], title)
+        calls = [
+            pool.io(clients.tracker.ensure_status, key, tracker.done_status),
+            pool.io(clients.tracker.ensure_comment, key, marker, body),
+            *(
+                pool.io(
+                    clients.tracker.ensure_remote_link,
+                    key,
+                    pr,
+                    f"{merge['repo']} release PR",
+                )
+                for merge in merges
+                for pr in [merge["pr"]]
+                if pr
+            ),
+        ]
+        results = await settle(calls, len(calls))
+        failed = next((r for r in results if isinstance(r, IntegrationError)), None)
+        if failed is not None:
+            raise failed
         return tracker.done_status
 
     return run
 
 
-def _bound(context: Context, fn: Callable[..., Any], *args: Any) -> Callable[[], Awaitable[Any]]:
+def _bound(pool: Pool, fn: Callable[..., Any], *args: Any) -> Callable[[], Awaitable[Any]]:
     async def run() -> Any:
-        return await io(context, fn, *args)
+        return await pool.io(fn, *args)
 
     return run
-
-
-async def _run(ops: list[Operation], at_once: int) -> list[Any]:
-    """Every operation's result, or the IntegrationError it raised (others propagate)."""
-    gate = asyncio.Semaphore(at_once)
-
-    async def one(call: Callable[[], Awaitable[Any]]) -> Any:
-        async with gate:
-            try:
-                return await call()
-            except IntegrationError as exc:
-                return exc
-
-    return list(await asyncio.gather(*(one(call) for _, _, call in ops)))
 
 
 def _summary(ops: dict[str, Any]) -> dict[str, Any]:
@@ -265,12 +288,12 @@ def _summary(ops: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-async def _read_back(context: Context, clients: Clients, state: WorkflowState) -> list[Any]:
+async def _read_back(pool: Pool, clients: Clients, state: WorkflowState) -> list[Any]:
     """The run's tickets with the statuses the tracker has now."""
     tickets = list(state.get("jira_tickets", []))
     keys = [t["key"] for t in tickets]
     try:
-        now = await io(context, clients.tracker.statuses, keys) if keys else {}
+        now = await pool.io(clients.tracker.statuses, keys) if keys else {}
     except IntegrationError:
         return tickets  # the release is done; a stale status is better than a failed run
     return [{**t, "status": now.get(t["key"], t["status"])} for t in tickets]

@@ -242,11 +242,16 @@ async def wait_for_checks(state: RepoState, runtime: Runtime[Context]) -> dict[s
     context, clients = deps(runtime)
     repo, rules = state["repo"], state["repo_plan"]["checks"]
     number = state["pull_requests"][repo]["number"]
+    # the first look uses the head open_pull_request just read; later ones re-read the pull
+    # request, in case someone pushed to the release branch meanwhile
+    head = state["pull_requests"][repo].get("head_sha") or ""
     started = context.clock.now().timestamp()
     timeout = context.check_timeout_seconds or float(rules["timeout"])
     try:
         while True:
-            head = (await io(context, clients.code_host.pull_request, repo, number))["head_sha"]
+            if not head:
+                pr = await io(context, clients.code_host.pull_request, repo, number)
+                head = pr["head_sha"]
             found = await io(context, clients.code_host.checks, repo, head, tuple(rules["sources"]))
             verdict = _verdict(found, rules, context.clock.now().timestamp() - started)
             if verdict is not None:
@@ -257,6 +262,7 @@ async def wait_for_checks(state: RepoState, runtime: Runtime[Context]) -> dict[s
                     + _missing(found, rules)
                 )
             await context.clock.sleep(context.check_poll_seconds)
+            head = ""
     except (IntegrationError, ChecksTimedOut) as exc:
         return _failed(state, "wait_for_checks", exc)
     counted, note = verdict

@@ -16,6 +16,7 @@ from langgraph.runtime import Runtime
 from enigma.context import Context
 from enigma.integrations.errors import IntegrationError
 from enigma.nodes.common import deps, error_record, io, say
+from enigma.nodes.fanout import settle_pair
 from enigma.state import WorkflowState
 
 __all__ = ["fetch_tickets", "refusal"]
@@ -40,7 +41,14 @@ async def fetch_tickets(state: WorkflowState, runtime: Runtime[Context]) -> dict
     workflow_id = state.get("workflow_id") or _thread_id(runtime)
     project = context.project
     try:
-        version = await io(context, clients.tracker.version, project, name)
+        # the search does not wait for the version check (two round trips become one); its
+        # answer, or its error, counts only once the version is known to be releasable
+        version, found = await settle_pair(
+            io(context, clients.tracker.version, project, name),
+            io(context, clients.tracker.search_tickets, project, name, state.get("sprint_name")),
+        )
+        if isinstance(version, IntegrationError):
+            raise version
         if version is None:
             return {
                 "workflow_id": workflow_id,
@@ -51,9 +59,8 @@ async def fetch_tickets(state: WorkflowState, runtime: Runtime[Context]) -> dict
                 "workflow_id": workflow_id,
                 **refusal("fetch_tickets", f"fix version {name} is archived in {project}"),
             }
-        found = await io(
-            context, clients.tracker.search_tickets, project, name, state.get("sprint_name")
-        )
+        if isinstance(found, IntegrationError):
+            raise found
     except IntegrationError as exc:
         return {
             "workflow_id": workflow_id,

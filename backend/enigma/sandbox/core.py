@@ -43,6 +43,7 @@ from fastapi import APIRouter, Request
 from starlette.types import ASGIApp
 
 from enigma.sandbox.faults import FaultInjector, FaultRule
+from enigma.sandbox.request_log import RequestLog
 from enigma.sandbox.store import Store, Transaction, request_id
 from enigma.shipped import SANDBOX_SEED
 
@@ -103,7 +104,7 @@ def spec_for_path(specs: Iterable[PeerSpec], path: str) -> PeerSpec | None:
 
 
 class Sandbox:
-    """Everything the peers share: data directory, token, seed, store and faults."""
+    """Everything the peers share: data directory, token, seed, store, faults, request log."""
 
     def __init__(
         self,
@@ -121,6 +122,7 @@ class Sandbox:
         self.settings: dict[str, Any] = dict(settings or {})
         self.store = Store(data_dir / "sandbox.sqlite3")
         self.faults = FaultInjector(seed=fault_seed)
+        self.requests = RequestLog()
         self.repos_dir = data_dir / "repos"
 
     def setting(self, name: str, default: Any) -> Any:

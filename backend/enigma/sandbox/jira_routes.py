@@ -20,7 +20,7 @@ from fastapi.responses import JSONResponse
 from enigma.sandbox.core import Sandbox
 from enigma.sandbox.jira_ops import JiraPeer, parse_query
 from enigma.sandbox.jira_store import PEER_NAME, digest, jira_error, jira_now
-from enigma.sandbox.jira_views import field_catalogue
+from enigma.sandbox.jira_views import JiraView, field_catalogue
 
 __all__ = ["build_jira_router"]
 
@@ -194,26 +194,37 @@ def _listed(body: dict[str, Any]) -> list[str] | None:
     return [str(f) for f in fields] if isinstance(fields, list) else None
 
 
+def _offered(
+    peer: JiraPeer, view: JiraView, doc: dict[str, Any], transition_id: str | None
+) -> list[dict[str, Any]]:
+    """The transitions out of the issue's status, as `GET .../transitions` lists them."""
+    return [
+        {"id": t.id, "name": t.name, "to": view.status(t.target), "hasScreen": False}
+        | {"isGlobal": False, "isInitial": False, "isConditional": False, "fields": {}}
+        for t in peer.config.transitions_from(doc["status"])
+        if transition_id is None or t.id == transition_id
+    ]
+
+
 def _issue_routes(router: APIRouter, peer: JiraPeer) -> None:
     """Issues, their transitions and comments."""
     store = peer.sandbox.store
 
     @router.get("/rest/api/2/issue/{ref}")
-    def get_issue(request: Request, ref: str, fields: FieldsParam = None) -> Any:
-        return peer.issue(peer.view(request), ref, fields)
+    def get_issue(request: Request, ref: str, fields: FieldsParam = None, expand: str = "") -> Any:
+        view = peer.view(request)
+        with store.transaction() as tx:  # one read: the transitions are the status's own
+            issue = peer.issue(view, ref, fields)
+            if "transitions" in expand.split(","):
+                issue["transitions"] = _offered(peer, view, peer.issue_doc(tx, ref), None)
+        return issue
 
     @router.get("/rest/api/2/issue/{ref}/transitions")
     def transitions(request: Request, ref: str, transitionId: str | None = None) -> Any:
         view = peer.view(request)
         with store.transaction() as tx:
             doc = peer.issue_doc(tx, ref)
-        offered = [
-            {"id": t.id, "name": t.name, "to": view.status(t.target), "hasScreen": False}
-            | {"isGlobal": False, "isInitial": False, "isConditional": False, "fields": {}}
-            for t in peer.config.transitions_from(doc["status"])
-            if transitionId is None or t.id == transitionId
-        ]
-        return {"expand": "transitions", "transitions": offered}
+        return {"expand": "transitions", "transitions": _offered(peer, view, doc, transitionId)}
 
     @router.post("/rest/api/2/issue/{ref}/transitions", status_code=204)
     def transition(request: Request, ref: str, body: JsonBody) -> Response:

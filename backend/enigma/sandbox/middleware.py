@@ -1,8 +1,10 @@
-"""The ASGI middleware in front of every peer: request ids and injected faults.
+"""The ASGI middleware in front of every peer: request ids, the request log, injected faults.
 
 Every request gets an id (the client's `X-Request-Id`, or a new one) that is echoed in the
-answer and recorded with each side effect. Requests to the admin API (`/_sandbox/...`) are
-never faulted, so a test can always clear the faults it set.
+answer and recorded with each side effect, and an entry in the request log (`request_log.py`)
+with its timing, injected latency included: the time the client waited. Requests to the admin
+API (`/_sandbox/...`) are never faulted nor logged, so a test can always clear the faults it
+set and read the log without changing it.
 """
 
 from __future__ import annotations
@@ -54,6 +56,17 @@ class SandboxMiddleware:
         if "/_sandbox/" in path or path.endswith("/_sandbox"):
             await self.app(scope, receive, _with_request_id(send, rid))
             return
+        query = scope.get("query_string", b"").decode("latin-1")
+        entry = self.sandbox.requests.start(scope["method"], path, query)
+        status: list[int] = []
+        send = _with_status(send, status)
+        try:
+            await self._answer(scope, receive, send, rid)
+        finally:
+            self.sandbox.requests.finish(entry, status[0] if status else None)
+
+    async def _answer(self, scope: Scope, receive: Receive, send: Send, rid: str) -> None:
+        path: str = scope["path"]
         latency, rule = self.sandbox.faults.pick(scope["method"], path)
         if latency:
             await asyncio.sleep(latency / 1000)
@@ -80,6 +93,17 @@ def _with_request_id(send: Send, rid: str) -> Send:
         if message["type"] == "http.response.start":
             message = dict(message)
             message["headers"] = [*message.get("headers", []), (b"x-request-id", rid.encode())]
+        await send(message)
+
+    return wrapped
+
+
+def _with_status(send: Send, status: list[int]) -> Send:
+    """`send` that notes the answer's status in `status` (the request log's)."""
+
+    async def wrapped(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            status.append(int(message["status"]))
         await send(message)
 
     return wrapped

@@ -63,10 +63,11 @@ def seed_if_empty(sandbox: Sandbox, specs: list[PeerSpec]) -> None:
 
 
 def reset_sandbox(sandbox: Sandbox, specs: list[PeerSpec]) -> None:
-    """Back to the seed: data, effect log, faults and repositories."""
+    """Back to the seed: data, effect log, faults, request log and repositories."""
     with sandbox.store.transaction():
         sandbox.store.wipe()
         sandbox.faults.clear()
+        sandbox.requests.clear()
         shutil.rmtree(sandbox.repos_dir, ignore_errors=True)
         seed_if_empty(sandbox, specs)
 
@@ -99,6 +100,18 @@ def _admin_router(
     def clear_faults() -> dict[str, Any]:
         sandbox.faults.clear()
         return {"rules": []}
+
+    @router.get("/requests")
+    def requests(after: int = 0) -> dict[str, Any]:
+        found = sandbox.requests.entries(after)
+        if prefix:
+            found = [r for r in found if r["path"].startswith(prefix)]
+        return {"requests": found, "total": len(found)}
+
+    @router.delete("/requests")
+    def clear_requests() -> dict[str, Any]:
+        sandbox.requests.clear()
+        return {"requests": []}
 
     @router.post("/reset")
     def reset() -> dict[str, Any]:
