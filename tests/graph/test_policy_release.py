@@ -38,6 +38,7 @@ def test_release_3_0_0_under_the_example_policy(release: Release) -> None:
     final = release.start(fix_version="3.0.0", repositories=REPOS, policy=AUTO)
     assert final["outcome"] == "partial", final.get("outcome_reason")  # ENG-146 has no branch
     assert final["outcome_detail"]["not_shipped"] == ["ENG-146"]
+    assert final["outcome_reason"].endswith("; 1 ticket not shipped")
     plan = final["plan"]
     assert plan["waves"] == [["lib", "docs-site", "legacy-billing", "mobile-app"], ["service"]]
     branches = {p["repo"]: [b["branch"] for b in p["branches"]] for p in plan["repositories"]}
@@ -61,6 +62,7 @@ def test_release_3_0_0_under_the_example_policy(release: Release) -> None:
     assert seen["build"] == seen["lint"] == "success" and seen["flaky-e2e"] != "success"
     said = [n["text"] for n in final["notes"] if n["step"] == "wait_for_checks"]
     assert any(text.startswith("docs-site: no CI reported") for text in said)
+    assert any(text.startswith("legacy-billing: 1 check passed on ") for text in said)
 
 
 def test_without_the_policy_the_same_release_plans_differently(release: Release) -> None:
