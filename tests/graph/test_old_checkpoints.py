@@ -7,9 +7,11 @@ checkpoints with those channels; the new graph must resume it to the end, not cr
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from langchain_core.messages import AIMessage, HumanMessage
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import ChannelVersions
 
 from tests.graph.conftest import Release
 
@@ -26,11 +28,11 @@ LEGACY: dict[str, Any] = {
 
 async def _age(release: Release) -> None:
     """Rewrite the paused run's latest checkpoint as an older version would have written it."""
-    saved = await release.saver.aget_tuple(release.config)
+    saved = await release.saver.aget_tuple(cast(RunnableConfig, release.config))
     assert saved is not None and saved.parent_config is not None
     checkpoint = saved.checkpoint
     checkpoint["channel_values"] |= LEGACY
-    versions = {k: release.saver.get_next_version(None, None) for k in LEGACY}
+    versions: ChannelVersions = {k: release.saver.get_next_version(None, None) for k in LEGACY}
     checkpoint["channel_versions"] |= versions
     await release.saver.aput(saved.parent_config, checkpoint, saved.metadata, versions)
 
@@ -46,7 +48,7 @@ def test_a_run_paused_by_an_older_version_resumes_to_the_end(release: Release) -
     paused = release.start(policy=policy)
     assert [i.value["kind"] for i in paused["__interrupt__"]] == ["plan_approval"]
     release.loop.run(_age(release))
-    stored = release.loop.run(release.saver.aget_tuple(release.config))
+    stored = release.loop.run(release.saver.aget_tuple(cast(RunnableConfig, release.config)))
     assert stored is not None and "messages" in stored.checkpoint["channel_values"]
 
     release.answer("plan_approval", "approve")
