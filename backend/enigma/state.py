@@ -210,7 +210,6 @@ class ReleaseInput(TypedDict):
     release_type: ReleaseType
     sprint_name: NotRequired[str | None]
     dry_run: NotRequired[bool]
-    workflow_id: NotRequired[str]
     policy: NotRequired[Policy]
 
 
@@ -230,8 +229,7 @@ class RepoResults(TypedDict, total=False):
 class WorkflowState(RepoResults, total=False):
     """The release run's whole state (the parent graph)."""
 
-    # what was asked (ReleaseInput; workflow_id defaults to the thread's id)
-    workflow_id: str
+    # what was asked (ReleaseInput); the run's id is the LangGraph thread's id
     repositories: list[str]
     fix_version: str
     sprint_name: str | None

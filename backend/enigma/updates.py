@@ -60,9 +60,8 @@ class _Ending(TypedDict, total=False):
 
 
 class TicketsUpdate(_Step, _Ending, total=False):
-    """fetch_tickets: the run's id, its tickets, and those left out (or a refusal)."""
+    """fetch_tickets: the tickets, and those left out (or a refusal)."""
 
-    workflow_id: str
     jira_tickets: list[Ticket]
     excluded_tickets: list[dict[str, str]]
 

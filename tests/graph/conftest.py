@@ -89,7 +89,6 @@ class Release:
 
     def start(self, **overrides: Any) -> dict[str, Any]:
         request: dict[str, Any] = {
-            "workflow_id": self.thread,
             "fix_version": "2.4.0",
             "repositories": REPOS,
             "release_type": "minor",

@@ -1,7 +1,7 @@
 """A run checkpointed by an older Enigma resumes: fields since dropped from the state are ignored.
 
 Older versions kept the narrative as LangChain messages and also stored `steps_completed`,
-`steps_failed` and `started_by`. A run paused by one of them sits in the data directory's
+`steps_failed`, `started_by` and `workflow_id`. A run paused by one of them sits in the data directory's
 checkpoints with those channels; the new graph must resume it to the end, not crash on them.
 """
 
@@ -23,6 +23,7 @@ LEGACY: dict[str, Any] = {
     "steps_completed": ["fetch_tickets", "plan_release"],
     "steps_failed": [],
     "started_by": "alice",
+    "workflow_id": "run-test",
 }
 
 

@@ -8,8 +8,6 @@ reported rather than trusted.
 
 from __future__ import annotations
 
-import uuid
-
 from langgraph.runtime import Runtime
 
 from enigma.context import Context
@@ -21,10 +19,9 @@ from enigma.updates import TicketsUpdate
 __all__ = ["fetch_tickets", "refusal"]
 
 
-def refusal(step: str, workflow_id: str, reason: str) -> TicketsUpdate:
+def refusal(step: str, reason: str) -> TicketsUpdate:
     """The update that ends a run before it acts: outcome `refused`, and why."""
     return TicketsUpdate(
-        workflow_id=workflow_id,
         current_step=step,
         outcome="refused",
         outcome_reason=reason,
@@ -38,22 +35,20 @@ async def fetch_tickets(state: WorkflowState, runtime: Runtime[Context]) -> Tick
     """Check the version and read its tickets (and sprint's); reads only, safe to re-run."""
     context, clients = deps(runtime)
     name = context.rules.tracker.version_name_for(state["fix_version"])
-    workflow_id = state.get("workflow_id") or _thread_id(runtime)
     project = context.project
     try:
         version = await io(context, clients.tracker.version, project, name)
         if version is None:
             reason = f"fix version {name} does not exist in {project}"
-            return refusal("fetch_tickets", workflow_id, reason)
+            return refusal("fetch_tickets", reason)
         if version["archived"]:
             reason = f"fix version {name} is archived in {project}"
-            return refusal("fetch_tickets", workflow_id, reason)
+            return refusal("fetch_tickets", reason)
         found = await io(
             context, clients.tracker.search_tickets, project, name, state.get("sprint_name")
         )
     except IntegrationError as exc:
         return TicketsUpdate(
-            workflow_id=workflow_id,
             current_step="fetch_tickets",
             error=error_record(
                 "fetch_tickets", exc, None, state.get("retry_count", 0), ["retry", "abort"]
@@ -74,12 +69,11 @@ async def fetch_tickets(state: WorkflowState, runtime: Runtime[Context]) -> Tick
     sprint = f" in sprint {state['sprint_name']}" if state.get("sprint_name") else ""
     if not tickets:
         reason = f"fix version {name} has no tickets{sprint} in {project}"
-        return refusal("fetch_tickets", workflow_id, reason) | {"excluded_tickets": stray}
+        return refusal("fetch_tickets", reason) | {"excluded_tickets": stray}
     text = f"Found {count(len(tickets), 'ticket')} in {project} {name}{sprint}"
     if version["released"]:
         text += f" (the version is already released in {project}: reconciling)"
     return TicketsUpdate(
-        workflow_id=workflow_id,
         current_step="fetch_tickets",
         jira_tickets=tickets,
         excluded_tickets=stray,
@@ -87,12 +81,6 @@ async def fetch_tickets(state: WorkflowState, runtime: Runtime[Context]) -> Tick
         retry_count=0,
         notes=[say("fetch_tickets", text + ": " + ", ".join(t["key"] for t in tickets))],
     )
-
-
-def _thread_id(runtime: Runtime[Context]) -> str:
-    """The LangGraph thread's id: Studio starts runs without a workflow_id (the API passes one)."""
-    info = runtime.execution_info
-    return (info.thread_id if info is not None else None) or uuid.uuid4().hex
 
 
 def _key_order(key: str) -> tuple[str, int]:
