@@ -114,7 +114,7 @@ def show_run(settings: Settings, run_id: str, as_json: bool) -> int:
     reason = summarize(run, state)["reason"]
     if reason and run.outcome is not None:
         out.print(f"  {escape(str(reason))}")
-    for m in state.get("messages", []):
-        out.print(f"  - {escape(m['content'])}")
+    for note in state.get("notes") or []:
+        out.print(f"  - {escape(note['text'])}")
     out.print(f"  {len(events)} events")
     return 0

@@ -37,7 +37,7 @@ from enigma.nodes.repository import (
     wait_for_checks,
 )
 from enigma.nodes.tickets import fetch_tickets
-from enigma.state import ReleaseInput, RepoResults, RepoState, WorkflowState
+from enigma.state import ReleaseInput, RepoPlan, RepoResults, RepoState, WorkflowState
 
 __all__ = ["build_graph", "build_repository_graph"]
 
@@ -66,6 +66,19 @@ def route_after_plan_release(
     return "close_run" if state.get("dry_run") or refused else "approve_plan"
 
 
+def _leg(state: WorkflowState, repo: str, plan: RepoPlan) -> RepoState:
+    """What one repository's leg starts with: its plan and the release's terms, nothing more."""
+    leg = RepoState(
+        repo=repo,
+        fix_version=state["fix_version"],
+        release_type=state["release_type"],
+        repo_plan=plan,
+    )
+    if "policy" in state:
+        leg["policy"] = state["policy"]
+    return leg
+
+
 def _wave(state: WorkflowState, index: int) -> list[Send]:
     """One `release_repository` task per repository of wave `index` that may start."""
     waves = state["plan"]["waves"]
@@ -74,17 +87,7 @@ def _wave(state: WorkflowState, index: int) -> list[Send]:
     plans = {p["repo"]: p for p in state["plan"]["repositories"]}
     outcomes = state.get("repo_outcomes", {})
     return [
-        Send(
-            "release_repository",
-            {
-                "workflow_id": state["workflow_id"],
-                "repo": repo,
-                "fix_version": state["fix_version"],
-                "release_type": state["release_type"],
-                "policy": state.get("policy", {}),
-                "repo_plan": plans[repo],
-            },
-        )
+        Send("release_repository", _leg(state, repo, plans[repo]))
         for repo in waves[index]
         if outcomes.get(repo) != "blocked"
     ]

@@ -5,6 +5,13 @@ Both use `typing_extensions.TypedDict` (on Python 3.11 LangGraph Studio shows no
 for `typing.TypedDict`). What a repository's leg hands back (`RepoResults`) is declared once
 and shared by both: per-repository results live in dicts keyed by repository name and are
 combined with `merge_by_key`, so the parallel subgraphs each write only their own key.
+
+Every field is read by a node, a router, the run manager or the web page; what each node may
+write is typed in `enigma.updates`. The SQLite checkpointer stores every channel in every
+checkpoint, so the narrative is plain `Note` records (a LangChain message list cost an id,
+a pydantic model and a reducer pass per line, on every step) and step history lives in the
+run's event log, not here. A checkpoint written before a field was dropped still loads:
+LangGraph restores only the channels the graph declares and ignores the rest.
 """
 
 from __future__ import annotations
@@ -15,8 +22,6 @@ import operator
 import re
 from typing import Annotated, Any, Literal, NotRequired
 
-from langchain_core.messages import AnyMessage
-from langgraph.graph.message import add_messages
 from typing_extensions import TypedDict
 
 from enigma.integrations.base import CheckRun, PullRequestRecord, Ticket
@@ -28,9 +33,11 @@ __all__ = [
     "BranchPlan",
     "ErrorRecord",
     "MergeRecord",
+    "Note",
     "Outcome",
     "Plan",
     "Policy",
+    "ReleaseBranch",
     "ReleaseInput",
     "ReleaseType",
     "RepoPlan",
@@ -157,6 +164,15 @@ class MergeRecord(TypedDict):
     files: list[str]
 
 
+class ReleaseBranch(TypedDict):
+    """The release branch of one repository: where it starts, and whether this run made it."""
+
+    name: str
+    base_ref: str
+    base_sha: str
+    created: bool
+
+
 class SkipRecord(TypedDict):
     """Something the release left out, why, and who chose it (kept out of the notes)."""
 
@@ -164,6 +180,13 @@ class SkipRecord(TypedDict):
     branch: str | None
     reason: str
     by: NotRequired[str | None]
+
+
+class Note(TypedDict):
+    """One line of the run's narrative: which step (or decision) said what."""
+
+    step: str
+    text: str
 
 
 class ErrorRecord(TypedDict):
@@ -187,37 +210,33 @@ class ReleaseInput(TypedDict):
     release_type: ReleaseType
     sprint_name: NotRequired[str | None]
     dry_run: NotRequired[bool]
-    workflow_id: NotRequired[str]
     policy: NotRequired[Policy]
-    started_by: NotRequired[str]
 
 
 class RepoResults(TypedDict, total=False):
     """What a repository's leg hands back to the release (every key merges per repository)."""
 
-    messages: Annotated[list[AnyMessage], add_messages]
-    release_branches: Annotated[dict[str, dict[str, Any]], merge_by_key]
+    notes: Annotated[list[Note], operator.add]
+    release_branches: Annotated[dict[str, ReleaseBranch], merge_by_key]
     merge_status: Annotated[dict[str, dict[str, MergeRecord]], merge_by_key]
     pull_requests: Annotated[dict[str, PullRequestRecord], merge_by_key]
     checks: Annotated[dict[str, list[CheckRun]], merge_by_key]
     repo_outcomes: Annotated[dict[str, str], merge_by_key]
     skipped: Annotated[list[SkipRecord], operator.add]
     approvals: Annotated[list[ApprovalRecord], operator.add]
-    steps_completed: Annotated[list[str], operator.add]
-    steps_failed: Annotated[list[str], operator.add]
 
 
 class WorkflowState(RepoResults, total=False):
     """The release run's whole state (the parent graph)."""
 
-    workflow_id: str
-    started_by: str
+    # what was asked (ReleaseInput); the run's id is the LangGraph thread's id
     repositories: list[str]
     fix_version: str
     sprint_name: str | None
     release_type: ReleaseType
     dry_run: bool
     policy: Policy
+    # the last top-level step that ended (a run settled after a crash reports it)
     current_step: str
     outcome: Outcome
     outcome_reason: str
@@ -225,10 +244,14 @@ class WorkflowState(RepoResults, total=False):
     jira_tickets: list[Ticket]
     excluded_tickets: list[dict[str, str]]
     plan: Plan
+    # what an amended plan leaves out: tickets, "repo:branch" and repositories
     excluded: dict[str, list[str]]
+    # the index of the next wave of repositories (plan["waves"]) to release
     wave: int
     release_notes: dict[str, Any]
     finalized: dict[str, Any]
+    # a failed step waiting for its decision; error_step and error_decision outlive it (a
+    # retry clears `error`), so the router after handle_error knows where to go back to
     error: ErrorRecord | None
     error_step: str | None
     error_decision: str | None
@@ -238,7 +261,6 @@ class WorkflowState(RepoResults, total=False):
 class RepoState(RepoResults, total=False):
     """One repository's leg of the release (the `release_repository` subgraph)."""
 
-    workflow_id: str
     repo: str
     fix_version: str
     release_type: ReleaseType

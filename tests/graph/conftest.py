@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 import aiosqlite
 import pytest
+from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from langgraph.types import Command
 
@@ -67,7 +68,7 @@ class Release:
         self.conn = self.loop.run(aiosqlite.connect(data_dir / "checkpoints.sqlite3"))
         self.saver = self.loop.run(self._saver())
         self.graph = build_graph(self.saver)
-        self.config: dict[str, Any] = {"configurable": {"thread_id": thread}}
+        self.config: RunnableConfig = {"configurable": {"thread_id": thread}}
         self.thread = thread
 
     async def _saver(self) -> AsyncSqliteSaver:
@@ -90,7 +91,6 @@ class Release:
 
     def start(self, **overrides: Any) -> dict[str, Any]:
         request: dict[str, Any] = {
-            "workflow_id": self.thread,
             "fix_version": "2.4.0",
             "repositories": REPOS,
             "release_type": "minor",

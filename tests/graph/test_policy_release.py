@@ -30,7 +30,7 @@ def _example(none_grace: str = "1s") -> Policy:
 
 
 def _first(effects: list[dict[str, Any]], kind: str, repo: str) -> int:
-    return next(e["id"] for e in effects if e["kind"] == kind and f"/{repo}" in e["key"])
+    return int(next(e["id"] for e in effects if e["kind"] == kind and f"/{repo}" in e["key"]))
 
 
 def test_release_3_0_0_under_the_example_policy(release: Release) -> None:
@@ -38,6 +38,7 @@ def test_release_3_0_0_under_the_example_policy(release: Release) -> None:
     final = release.start(fix_version="3.0.0", repositories=REPOS, policy=AUTO)
     assert final["outcome"] == "partial", final.get("outcome_reason")  # ENG-146 has no branch
     assert final["outcome_detail"]["not_shipped"] == ["ENG-146"]
+    assert final["outcome_reason"].endswith("; 1 ticket not shipped")
     plan = final["plan"]
     assert plan["waves"] == [["lib", "docs-site", "legacy-billing", "mobile-app"], ["service"]]
     branches = {p["repo"]: [b["branch"] for b in p["branches"]] for p in plan["repositories"]}
@@ -59,8 +60,9 @@ def test_release_3_0_0_under_the_example_policy(release: Release) -> None:
     seen = {c["name"]: c["conclusion"] for c in checks["mobile-app"]}
     # build and lint green decided it; flaky-e2e (failing, or not even finished) did not count
     assert seen["build"] == seen["lint"] == "success" and seen["flaky-e2e"] != "success"
-    messages = [m.content for m in final["messages"] if m.name == "wait_for_checks"]
-    assert any("docs-site: no CI reported" in str(m) for m in messages)
+    said = [n["text"] for n in final["notes"] if n["step"] == "wait_for_checks"]
+    assert any(text.startswith("docs-site: no CI reported") for text in said)
+    assert any(text.startswith("legacy-billing: 1 check passed on ") for text in said)
 
 
 def test_without_the_policy_the_same_release_plans_differently(release: Release) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -15,7 +16,7 @@ def _kinds(release: Release) -> list[str]:
     return [p.value["kind"] for p in release.pending()]
 
 
-def _full_release(release: Release) -> dict[str, object]:
+def _full_release(release: Release) -> dict[str, Any]:
     release.start()
     assert _kinds(release) == ["plan_approval"]
     release.answer("plan_approval", "approve")
@@ -102,7 +103,7 @@ def test_three_releases_of_one_version_write_each_effect_once(
     before = len(release.effects())
     for n in (2, 3):
         again = Release(release.server, tmp_path / f"again-{n}", thread=f"run-again-{n}")
-        final = again.start(workflow_id=f"run-again-{n}", policy=AUTO)
+        final = again.start(policy=AUTO)
         again.close()
         assert final["outcome"] == "partial", final.get("outcome_reason")
         # the plan said what already exists
@@ -175,7 +176,6 @@ def test_hotfix_branches_from_the_latest_tag_of_its_line(release: Release) -> No
     release.start(policy=AUTO)  # 2.4.0 is released first: v2.4.0 is the highest tag now
     release = Release(release.server, release.data_dir / "hotfix", thread="run-hotfix")
     release.start(
-        workflow_id="run-hotfix",
         fix_version="2.3.1",
         release_type="hotfix",
         policy={
@@ -276,7 +276,7 @@ def test_concurrent_runs_of_one_version_share_branches_and_prs(
         "auto_retries": 2,
     }
     other = Release(release.server, tmp_path / "other", thread="run-other")
-    other.start(workflow_id="run-other", policy={**auto, "auto_approve": False})  # plan only
+    other.start(policy={**auto, "auto_approve": False})  # plan only
     release.start(policy=auto)  # the first run releases everything
     other.answer("plan_approval", "approve")
     final = other.answer("release_approval", "approve")

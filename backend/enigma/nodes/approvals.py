@@ -17,18 +17,19 @@ from enigma.context import Context
 from enigma.nodes.common import (
     approval_request,
     ask_human,
+    decision_note,
     deps,
-    human_message,
     policy_decision,
     record_decision,
 )
 from enigma.nodes.notes import shipped_tickets
 from enigma.state import ApprovalRecord, WorkflowState
+from enigma.updates import ApprovalUpdate
 
 __all__ = ["approve_plan", "approve_release", "release_preview"]
 
 
-async def approve_plan(state: WorkflowState, runtime: Runtime[Context]) -> dict[str, Any]:
+async def approve_plan(state: WorkflowState, runtime: Runtime[Context]) -> ApprovalUpdate:
     """Ask a human to approve, reject or amend the plan."""
     context, _ = deps(runtime)
     plan = state["plan"]
@@ -45,12 +46,11 @@ async def approve_plan(state: WorkflowState, runtime: Runtime[Context]) -> dict[
             ["approve", "reject", "amend"],
         )
     records = record_decision(context, "plan_approval", decision, plan["hash"])
-    update: dict[str, Any] = {
-        "current_step": "approve_plan",
-        "approvals": records,
-        "messages": [human_message(records)],
-        "steps_completed": ["approve_plan"],
-    }
+    update = ApprovalUpdate(
+        current_step="approve_plan",
+        approvals=records,
+        notes=[decision_note("approve_plan", records)],
+    )
     if decision["action"] == "amend":
         update["excluded"] = _merge_exclusions(state.get("excluded") or {}, decision["exclude"])
     if decision["action"] == "reject":
@@ -58,7 +58,7 @@ async def approve_plan(state: WorkflowState, runtime: Runtime[Context]) -> dict[
     return update
 
 
-async def approve_release(state: WorkflowState, runtime: Runtime[Context]) -> dict[str, Any]:
+async def approve_release(state: WorkflowState, runtime: Runtime[Context]) -> ApprovalUpdate:
     """Ask a human for the final go, showing exactly what approving will do."""
     context, _ = deps(runtime)
     if state.get("policy", {}).get("auto_approve"):
@@ -76,12 +76,11 @@ async def approve_release(state: WorkflowState, runtime: Runtime[Context]) -> di
         }
         decision = ask_human("release_approval", summary, ["approve", "reject"])
     records = record_decision(context, "release_approval", decision, state["plan"]["hash"])
-    update: dict[str, Any] = {
-        "current_step": "approve_release",
-        "approvals": records,
-        "messages": [human_message(records)],
-        "steps_completed": ["approve_release"],
-    }
+    update = ApprovalUpdate(
+        current_step="approve_release",
+        approvals=records,
+        notes=[decision_note("approve_release", records)],
+    )
     if decision["action"] == "reject":
         update |= _rejected("release", records[-1])
     return update
@@ -133,18 +132,18 @@ def release_preview(state: WorkflowState, context: Context) -> dict[str, Any]:
     }
 
 
-def _rejected(what: str, record: ApprovalRecord) -> dict[str, Any]:
+def _rejected(what: str, record: ApprovalRecord) -> ApprovalUpdate:
     comment = f": {record['comment']}" if record["comment"] else ""
     reason = f"{what} rejected by {record['actor']}{comment}"
-    return {
-        "outcome_reason": reason,
-        "outcome_detail": {
+    return ApprovalUpdate(
+        outcome_reason=reason,
+        outcome_detail={
             "rejected": what,
             "by": record["actor"],
             "at": record["at"],
             "comment": record["comment"],
         },
-    }
+    )
 
 
 def _merge_exclusions(current: dict[str, list[str]], extra: Any) -> dict[str, list[str]]:

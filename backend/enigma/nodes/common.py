@@ -1,4 +1,4 @@
-"""Small pieces every node uses: dependencies, narrative messages, error records, decisions."""
+"""Small pieces every node uses: dependencies, narrative notes, error records, decisions."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from langchain_core.messages import AIMessage, HumanMessage
 from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 from typing_extensions import TypedDict
@@ -14,15 +13,16 @@ from typing_extensions import TypedDict
 from enigma.context import Clients, Context
 from enigma.integrations.errors import IntegrationError
 from enigma.integrations.patience import call_patiently
-from enigma.state import ApprovalRecord, ErrorRecord
+from enigma.state import ApprovalRecord, ErrorRecord, Note
 
 __all__ = [
     "Decision",
     "approval_request",
     "ask_human",
+    "count",
+    "decision_note",
     "deps",
     "error_record",
-    "human_message",
     "io",
     "now_iso",
     "policy_decision",
@@ -108,20 +108,22 @@ def now_iso(context: Context) -> str:
     return context.clock.now().isoformat(timespec="seconds")
 
 
-def say(step: str, text: str) -> AIMessage:
+def say(step: str, text: str) -> Note:
     """One line of the run's narrative, attributed to the step that did it."""
-    return AIMessage(content=text, name=step)
+    return Note(step=step, text=text)
 
 
-def human_message(records: list[ApprovalRecord]) -> HumanMessage:
+def decision_note(step: str, records: list[ApprovalRecord]) -> Note:
     """A decision in the narrative: who decided what, and their comment."""
     last = records[-1]
     who = " and ".join(r["actor"] for r in records)
     comment = f": {last['comment']}" if last["comment"] else ""
-    return HumanMessage(
-        content=f"{who} chose {last['action']} ({last['kind']}){comment}",
-        name=last["actor"].replace(" ", "_")[:64] or "human",
-    )
+    return say(step, f"{who} chose {last['action']} ({last['kind']}){comment}")
+
+
+def count(n: int, noun: str, plural: str | None = None) -> str:
+    """`1 ticket`, `2 tickets`: a number with its noun agreeing."""
+    return f"{n} {noun if n == 1 else plural or noun + 's'}"
 
 
 def error_record(

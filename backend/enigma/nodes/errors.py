@@ -21,12 +21,13 @@ from enigma.nodes.common import (
     Decision,
     approval_request,
     ask_human,
+    decision_note,
     deps,
-    human_message,
     policy_decision,
     record_decision,
 )
 from enigma.state import ErrorRecord, Policy, RepoState, SkipRecord, WorkflowState
+from enigma.updates import ErrorDecisionUpdate, RepoUpdate
 
 __all__ = ["decide_error", "handle_error", "handle_repo_error"]
 
@@ -67,7 +68,7 @@ async def decide_error(
     return policy_decision(action, f"policy chose {action}")
 
 
-async def handle_error(state: WorkflowState, runtime: Runtime[Context]) -> dict[str, Any]:
+async def handle_error(state: WorkflowState, runtime: Runtime[Context]) -> ErrorDecisionUpdate:
     """Decide what to do about a failed top-level step."""
     context, _ = deps(runtime)
     error = state.get("error")
@@ -77,14 +78,14 @@ async def handle_error(state: WorkflowState, runtime: Runtime[Context]) -> dict[
         error, state.get("policy", {}), retries, context, state["release_type"]
     )
     records = record_decision(context, "error_decision", decision)
-    update: dict[str, Any] = {
-        "current_step": "handle_error",
-        "error_decision": decision["action"],
-        "approvals": records,
-        "messages": [human_message(records)],
-    }
+    update = ErrorDecisionUpdate(
+        current_step="handle_error",
+        error_decision=decision["action"],
+        approvals=records,
+        notes=[decision_note("handle_error", records)],
+    )
     if decision["action"] == "retry":
-        update.update(error=None, retry_count=retries + 1)
+        update |= ErrorDecisionUpdate(error=None, retry_count=retries + 1)
     elif decision["action"] == "abort":
         update["outcome_reason"] = (
             f"{error['step']} failed: {error['message']}; aborted by {records[-1]['actor']}"
@@ -98,8 +99,9 @@ async def handle_error(state: WorkflowState, runtime: Runtime[Context]) -> dict[
             "by": records[-1]["actor"],
             "note": decision["comment"] or "done by hand",
         }
-        update["finalized"] = finalized | {"operations": ops}
-        update.update(error=None, retry_count=0)
+        update |= ErrorDecisionUpdate(
+            finalized=finalized | {"operations": ops}, error=None, retry_count=0
+        )
     else:
         update["skipped"] = [
             SkipRecord(
@@ -113,7 +115,7 @@ async def handle_error(state: WorkflowState, runtime: Runtime[Context]) -> dict[
     return update
 
 
-async def handle_repo_error(state: RepoState, runtime: Runtime[Context]) -> dict[str, Any]:
+async def handle_repo_error(state: RepoState, runtime: Runtime[Context]) -> RepoUpdate:
     """Decide what to do about a failed step of one repository's leg."""
     context, _ = deps(runtime)
     error = state.get("error")
@@ -124,13 +126,13 @@ async def handle_repo_error(state: RepoState, runtime: Runtime[Context]) -> dict
         error, state.get("policy", {}), retries, context, state["release_type"]
     )
     records = record_decision(context, "error_decision", decision)
-    update: dict[str, Any] = {
-        "error_decision": decision["action"],
-        "approvals": records,
-        "messages": [human_message(records)],
-    }
+    update = RepoUpdate(
+        error_decision=decision["action"],
+        approvals=records,
+        notes=[decision_note("handle_repo_error", records)],
+    )
     if decision["action"] == "retry":
-        update.update(error=None, retry_count=retries + 1)
+        update |= RepoUpdate(error=None, retry_count=retries + 1)
     elif decision["action"] == "skip":
         update["repo_outcomes"] = {repo: "skipped"}
         update["skipped"] = [

@@ -25,10 +25,11 @@ from langgraph.runtime import Runtime
 
 from enigma.context import Clients, Context
 from enigma.integrations.errors import IntegrationError
-from enigma.nodes.common import deps, error_record, say
+from enigma.nodes.common import count, deps, error_record, say
 from enigma.nodes.fanout import Pool, settle
 from enigma.nodes.notes import shipped_tickets
-from enigma.state import SkipRecord, WorkflowState
+from enigma.state import Outcome, SkipRecord, WorkflowState
+from enigma.updates import CloseUpdate, CollectUpdate, FinalizeUpdate
 
 __all__ = ["close_run", "collect_repositories", "finalize", "outcome_of", "ticket_marker"]
 
@@ -42,7 +43,7 @@ def ticket_marker(project: str, version: str) -> str:
     return f"[enigma-release {project} {version}]"
 
 
-async def collect_repositories(state: WorkflowState, runtime: Runtime[Context]) -> dict[str, Any]:
+async def collect_repositories(state: WorkflowState, runtime: Runtime[Context]) -> CollectUpdate:
     """A wave of repository legs ended: record how, and find the next wave that can start.
 
     A repository whose `after` repositories did not all end ready does not start: it is left
@@ -51,7 +52,7 @@ async def collect_repositories(state: WorkflowState, runtime: Runtime[Context]) 
     outcomes = dict(state.get("repo_outcomes", {}))
     waves = state["plan"]["waves"]
     plans = {p["repo"]: p for p in state["plan"]["repositories"]}
-    update: dict[str, Any] = {"current_step": "collect_repositories"}
+    update = CollectUpdate(current_step="collect_repositories")
     text = ", ".join(f"{repo}: {outcomes[repo]}" for repo in sorted(outcomes))
     aborted = sorted(r for r, o in outcomes.items() if o == "aborted")
     wave = int(state.get("wave", 0)) + 1
@@ -74,12 +75,11 @@ async def collect_repositories(state: WorkflowState, runtime: Runtime[Context]) 
         update["skipped"] = blocked
     if not aborted and wave < len(waves):
         text += "; next: " + ", ".join(r for r in waves[wave] if outcomes.get(r) != "blocked")
-    update["messages"] = [say("collect_repositories", f"Repositories done ({text})")]
-    update["steps_completed"] = ["collect_repositories"]
+    update["notes"] = [say("collect_repositories", f"Repositories done ({text})")]
     return update
 
 
-async def finalize(state: WorkflowState, runtime: Runtime[Context]) -> dict[str, Any]:
+async def finalize(state: WorkflowState, runtime: Runtime[Context]) -> FinalizeUpdate:
     """Do each operation still to do, recording it as it is done (see the module docstring)."""
     context, clients = deps(runtime)
     finalized = dict(state.get("finalized") or {})
@@ -109,10 +109,10 @@ async def finalize(state: WorkflowState, runtime: Runtime[Context]) -> dict[str,
     finalized |= _summary(ops)
     if failure is not None:
         op_id, label, exc = failure
-        return {
-            "current_step": "finalize",
-            "finalized": finalized,
-            "error": error_record(
+        return FinalizeUpdate(
+            current_step="finalize",
+            finalized=finalized,
+            error=error_record(
                 "finalize",
                 exc,
                 None,
@@ -121,24 +121,22 @@ async def finalize(state: WorkflowState, runtime: Runtime[Context]) -> dict[str,
                 operation=label,
             )
             | {"operation": op_id},
-            "error_step": "finalize",
-            "steps_failed": ["finalize"],
-        }
+            error_step="finalize",
+        )
     if tickets is None:
         tickets = await _read_back(pool, clients, state)
     outcome, detail = outcome_of(state, finalized)
-    return {
-        "current_step": "finalize",
-        "finalized": finalized,
-        "jira_tickets": tickets,
-        "outcome": outcome,
-        "outcome_reason": detail["reason"],
-        "outcome_detail": detail,
-        "error": None,
-        "retry_count": 0,
-        "steps_completed": ["finalize"],
-        "messages": [say("finalize", detail["reason"])],
-    }
+    return FinalizeUpdate(
+        current_step="finalize",
+        finalized=finalized,
+        jira_tickets=tickets,
+        outcome=outcome,
+        outcome_reason=detail["reason"],
+        outcome_detail=detail,
+        error=None,
+        retry_count=0,
+        notes=[say("finalize", detail["reason"])],
+    )
 
 
 def _operations(
@@ -299,7 +297,7 @@ async def _read_back(pool: Pool, clients: Clients, state: WorkflowState) -> list
     return [{**t, "status": now.get(t["key"], t["status"])} for t in tickets]
 
 
-def outcome_of(state: WorkflowState, finalized: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+def outcome_of(state: WorkflowState, finalized: dict[str, Any]) -> tuple[Outcome, dict[str, Any]]:
     """`succeeded`, or `partial` when anything planned was left out or done by hand."""
     version = state["fix_version"]
     left_out = [
@@ -318,22 +316,21 @@ def outcome_of(state: WorkflowState, finalized: dict[str, Any]) -> tuple[str, di
         "done_by_hand": by_hand,
     }
     repos = len(finalized.get("releases", {}))
+    done = f"{count(repos, 'repository', 'repositories')}, {count(len(shipped), 'ticket')} done"
     if left_out or not_shipped or by_hand:
         parts = [f"{len(left_out)} left out"] if left_out else []
-        parts += [f"{len(not_shipped)} tickets not shipped"] if not_shipped else []
+        parts += [f"{count(len(not_shipped), 'ticket')} not shipped"] if not_shipped else []
         parts += [f"{len(by_hand)} done by hand"] if by_hand else []
-        detail["reason"] = (
-            f"Released {version} in part: {repos} repositories, {len(shipped)} tickets done; "
-            + ", ".join(parts)
-        )
+        detail["reason"] = f"Released {version} in part: {done}; " + ", ".join(parts)
         return "partial", detail
-    detail["reason"] = f"Released {version}: {repos} repositories, {len(shipped)} tickets done"
+    detail["reason"] = f"Released {version}: {done}"
     return "succeeded", detail
 
 
-async def close_run(state: WorkflowState, runtime: Runtime[Context]) -> dict[str, Any]:
+async def close_run(state: WorkflowState, runtime: Runtime[Context]) -> CloseUpdate:
     """End a run that will not release: refused, dry run, rejected, aborted or cancelled."""
     detail = dict(state.get("outcome_detail") or {})
+    outcome: Outcome
     if state.get("outcome") == "refused":
         outcome, reason = "refused", state.get("outcome_reason") or "refused"
     elif state.get("dry_run") and state.get("plan"):
@@ -351,11 +348,10 @@ async def close_run(state: WorkflowState, runtime: Runtime[Context]) -> dict[str
             detail["done"] = {k: v for k, v in state["finalized"].items() if k != "operations"}
     else:
         outcome, reason = "cancelled", state.get("outcome_reason") or "cancelled"
-    return {
-        "current_step": "close_run",
-        "outcome": outcome,
-        "outcome_reason": reason,
-        "outcome_detail": detail | {"reason": reason},
-        "steps_completed": ["close_run"],
-        "messages": [say("close_run", f"Run ended {outcome}: {reason}")],
-    }
+    return CloseUpdate(
+        current_step="close_run",
+        outcome=outcome,
+        outcome_reason=reason,
+        outcome_detail=detail | {"reason": reason},
+        notes=[say("close_run", f"Run ended {outcome}: {reason}")],
+    )

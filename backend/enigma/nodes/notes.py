@@ -17,6 +17,7 @@ from enigma.integrations.errors import IntegrationError
 from enigma.nodes.common import deps, error_record, io, say
 from enigma.policy import NotesSettings
 from enigma.state import WorkflowState
+from enigma.updates import NotesUpdate
 
 __all__ = ["publish_release_notes", "render_notes", "shipped_tickets"]
 
@@ -79,7 +80,7 @@ def _order(item: tuple[tuple[int, str], Any]) -> tuple[int, str]:
     return position, f"{project}-{int(number) if number.isdigit() else 0:09d}"
 
 
-async def publish_release_notes(state: WorkflowState, runtime: Runtime[Context]) -> dict[str, Any]:
+async def publish_release_notes(state: WorkflowState, runtime: Runtime[Context]) -> NotesUpdate:
     """Create or update the version's notes page (no update when nothing changed)."""
     context, clients = deps(runtime)
     title = context.rules.notes.title_for(context.project, state["fix_version"])
@@ -94,9 +95,9 @@ async def publish_release_notes(state: WorkflowState, runtime: Runtime[Context])
             context.wiki_parent_title,
         )
     except IntegrationError as exc:
-        return {
-            "current_step": "publish_release_notes",
-            "error": error_record(
+        return NotesUpdate(
+            current_step="publish_release_notes",
+            error=error_record(
                 "publish_release_notes",
                 exc,
                 None,
@@ -104,15 +105,13 @@ async def publish_release_notes(state: WorkflowState, runtime: Runtime[Context])
                 ["retry", "skip", "abort"],
                 operation=f"publish the notes page {title!r}",
             ),
-            "error_step": "publish_release_notes",
-            "steps_failed": ["publish_release_notes"],
-        }
+            error_step="publish_release_notes",
+        )
     notes: dict[str, Any] = {**page, "body": body, "tickets": sorted(shipped_tickets(state))}
-    return {
-        "current_step": "publish_release_notes",
-        "release_notes": notes,
-        "error": None,
-        "retry_count": 0,
-        "steps_completed": ["publish_release_notes"],
-        "messages": [say("publish_release_notes", f"Release notes published: {page['url']}")],
-    }
+    return NotesUpdate(
+        current_step="publish_release_notes",
+        release_notes=notes,
+        error=None,
+        retry_count=0,
+        notes=[say("publish_release_notes", f"Release notes published: {page['url']}")],
+    )

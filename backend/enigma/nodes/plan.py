@@ -19,7 +19,7 @@ from langgraph.runtime import Runtime
 from enigma.context import Clients, Context
 from enigma.integrations.base import Ticket
 from enigma.integrations.errors import IntegrationError, InvalidInput
-from enigma.nodes.common import deps, error_record, io, say
+from enigma.nodes.common import count, deps, error_record, io, say
 from enigma.policy import (
     MissingBaseBranch,
     RepoRules,
@@ -31,11 +31,12 @@ from enigma.policy import (
     waves,
 )
 from enigma.state import BranchPlan, Plan, RepoPlan, WorkflowState, plan_hash
+from enigma.updates import PlanUpdate
 
 __all__ = ["plan_release"]
 
 
-async def plan_release(state: WorkflowState, runtime: Runtime[Context]) -> dict[str, Any]:
+async def plan_release(state: WorkflowState, runtime: Runtime[Context]) -> PlanUpdate:
     """Work out what the release would do; reads only, so it is safe to re-run.
 
     The repositories are planned side by side, each on an I/O thread (fetching a mirror and
@@ -66,28 +67,20 @@ async def plan_release(state: WorkflowState, runtime: Runtime[Context]) -> dict[
         record = error_record(
             "plan_release", exc, None, state.get("retry_count", 0), ["retry", "abort"]
         )
-        return {
-            "current_step": "plan_release",
-            "error": record,
-            "error_step": "plan_release",
-            "steps_failed": ["plan_release"],
-        }
+        return PlanUpdate(current_step="plan_release", error=record, error_step="plan_release")
     plan = _assemble(state, context, repo_plans, tickets, excluded)
-    update: dict[str, Any] = {
-        "current_step": "plan_release",
-        "plan": plan,
-        "error": None,
-        "retry_count": 0,
-        "steps_completed": ["plan_release"],
-        "messages": [say("plan_release", _summary(plan))],
-    }
+    update = PlanUpdate(
+        current_step="plan_release",
+        plan=plan,
+        error=None,
+        retry_count=0,
+        notes=[say("plan_release", _summary(plan))],
+    )
     if not state.get("dry_run") and not plan["waves"]:
         reason = f"nothing to release in {plan['fix_version']}: no repository has a change"
-        update |= {
-            "outcome": "refused",
-            "outcome_reason": reason,
-            "outcome_detail": {"reason": reason},
-        }
+        update |= PlanUpdate(
+            outcome="refused", outcome_reason=reason, outcome_detail={"reason": reason}
+        )
     return update
 
 
@@ -252,10 +245,10 @@ def _summary(plan: Plan) -> str:
     merges = sum(len(p["branches"]) for p in plan["repositories"])
     conflicts = len(plan["predicted_conflicts"])
     parts = [
-        f"Plan {plan['hash']} (policy {plan['policy_hash']}): {merges} "
-        f"{'branch' if merges == 1 else 'branches'} to merge into "
-        f"{len(plan['repositories'])} release branches",
-        f"{conflicts} predicted {'conflict' if conflicts == 1 else 'conflicts'}",
+        f"Plan {plan['hash']} (policy {plan['policy_hash']}): "
+        f"{count(merges, 'branch', 'branches')} to merge into "
+        f"{count(len(plan['repositories']), 'release branch', 'release branches')}",
+        f"{count(conflicts, 'predicted conflict')}",
     ]
     if len(plan["waves"]) > 1:
         parts.append("in waves: " + " → ".join(", ".join(w) for w in plan["waves"]))

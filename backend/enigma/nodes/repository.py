@@ -17,15 +17,17 @@ from enigma.integrations.errors import IntegrationError, MergeConflict
 from enigma.nodes.common import (
     approval_request,
     ask_human,
+    count,
+    decision_note,
     deps,
     error_record,
-    human_message,
     io,
     policy_decision,
     record_decision,
     say,
 )
-from enigma.state import MergeRecord, RepoState, SkipRecord
+from enigma.state import MergeRecord, ReleaseBranch, RepoState, SkipRecord
+from enigma.updates import RepoUpdate
 
 __all__ = [
     "create_release_branch",
@@ -39,19 +41,13 @@ _FINAL = ("merged", "already", "skipped")
 _CHOICES = ["retry", "skip", "abort"]
 
 
-def _failed(
-    state: RepoState, step: str, exc: Exception, extra: dict[str, Any] | None = None
-) -> dict[str, Any]:
-    repo = state["repo"]
-    return {
-        **(extra or {}),
-        "error": error_record(step, exc, repo, state.get("retry_count", 0), _CHOICES),
-        "error_step": step,
-        "steps_failed": [f"{step}:{repo}"],
-    }
+def _failed(state: RepoState, step: str, exc: Exception) -> RepoUpdate:
+    """The update of a failed step: its error record, waiting for handle_repo_error."""
+    record = error_record(step, exc, state["repo"], state.get("retry_count", 0), _CHOICES)
+    return RepoUpdate(error=record, error_step=step)
 
 
-async def create_release_branch(state: RepoState, runtime: Runtime[Context]) -> dict[str, Any]:
+async def create_release_branch(state: RepoState, runtime: Runtime[Context]) -> RepoUpdate:
     """Create the release branch at the planned base unless it already exists."""
     context, clients = deps(runtime)
     plan, repo = state["repo_plan"], state["repo"]
@@ -62,28 +58,22 @@ async def create_release_branch(state: RepoState, runtime: Runtime[Context]) -> 
     except IntegrationError as exc:
         return _failed(state, "create_release_branch", exc)
     verb = "Created" if created else "Found existing"
-    return {
-        "release_branches": {
-            repo: {
-                "name": plan["release_branch"],
-                "base_ref": plan["base_ref"],
-                "base_sha": plan["base_sha"],
-                "created": created,
-            }
-        },
-        "error": None,
-        "retry_count": 0,
-        "steps_completed": [f"create_release_branch:{repo}"],
-        "messages": [
-            say(
-                "create_release_branch",
-                f"{repo}: {verb} {plan['release_branch']} from {plan['base_ref']}",
-            )
-        ],
-    }
+    branch = ReleaseBranch(
+        name=plan["release_branch"],
+        base_ref=plan["base_ref"],
+        base_sha=plan["base_sha"],
+        created=created,
+    )
+    text = f"{repo}: {verb} {plan['release_branch']} from {plan['base_ref']}"
+    return RepoUpdate(
+        release_branches={repo: branch},
+        error=None,
+        retry_count=0,
+        notes=[say("create_release_branch", text)],
+    )
 
 
-async def merge_feature_branches(state: RepoState, runtime: Runtime[Context]) -> dict[str, Any]:
+async def merge_feature_branches(state: RepoState, runtime: Runtime[Context]) -> RepoUpdate:
     """Merge the planned branches in order; stop at a conflict and let it be decided."""
     context, clients = deps(runtime)
     plan, repo = state["repo_plan"], state["repo"]
@@ -110,13 +100,14 @@ async def merge_feature_branches(state: RepoState, runtime: Runtime[Context]) ->
                 files=exc.files or branch["files"],
             )
             done[name] = record
-            return {
-                "merge_status": {repo: done},
-                "pending_conflict": record,
-                "messages": [say("merge_feature_branches", f"{repo}: {name} conflicts")],
-            }
+            return RepoUpdate(
+                merge_status={repo: done},
+                pending_conflict=record,
+                notes=[say("merge_feature_branches", f"{repo}: {name} conflicts")],
+            )
         except IntegrationError as exc:
-            return _failed(state, "merge_feature_branches", exc, {"merge_status": {repo: done}})
+            failed = _failed(state, "merge_feature_branches", exc)
+            return failed | RepoUpdate(merge_status={repo: done})
         done[name] = MergeRecord(
             branch=name,
             ticket=branch["ticket"],
@@ -125,19 +116,17 @@ async def merge_feature_branches(state: RepoState, runtime: Runtime[Context]) ->
             files=branch["files"],
         )
     merged = sum(1 for r in done.values() if r["outcome"] in ("merged", "already"))
-    return {
-        "merge_status": {repo: done},
-        "pending_conflict": None,
-        "error": None,
-        "retry_count": 0,
-        "steps_completed": [f"merge_feature_branches:{repo}"],
-        "messages": [
-            say("merge_feature_branches", f"{repo}: {merged} of {len(done)} branches merged")
-        ],
-    }
+    text = f"{repo}: {merged} of {count(len(done), 'branch', 'branches')} merged"
+    return RepoUpdate(
+        merge_status={repo: done},
+        pending_conflict=None,
+        error=None,
+        retry_count=0,
+        notes=[say("merge_feature_branches", text)],
+    )
 
 
-async def decide_conflict(state: RepoState, runtime: Runtime[Context]) -> dict[str, Any]:
+async def decide_conflict(state: RepoState, runtime: Runtime[Context]) -> RepoUpdate:
     """A conflict is an outcome: skip that branch, or abort the release (policy or human)."""
     context, clients = deps(runtime)
     conflict = state["pending_conflict"]
@@ -166,12 +155,12 @@ async def decide_conflict(state: RepoState, runtime: Runtime[Context]) -> dict[s
     else:
         decision = policy_decision(rule, f"policy on_conflict={rule}")
     records = record_decision(context, "conflict", decision)
-    update: dict[str, Any] = {
-        "approvals": records,
-        "messages": [human_message(records)],
-        "pending_conflict": None,
-        "conflict_decision": decision["action"],
-    }
+    update = RepoUpdate(
+        approvals=records,
+        notes=[decision_note("decide_conflict", records)],
+        pending_conflict=None,
+        conflict_decision=decision["action"],
+    )
     if decision["action"] == "abort":
         update["repo_outcomes"] = {repo: "aborted"}
         return update
@@ -189,7 +178,7 @@ async def decide_conflict(state: RepoState, runtime: Runtime[Context]) -> dict[s
     return update
 
 
-async def open_pull_request(state: RepoState, runtime: Runtime[Context]) -> dict[str, Any]:
+async def open_pull_request(state: RepoState, runtime: Runtime[Context]) -> RepoUpdate:
     """Open the release pull request (or find the one already open)."""
     context, clients = deps(runtime)
     plan, repo = state["repo_plan"], state["repo"]
@@ -212,15 +201,10 @@ async def open_pull_request(state: RepoState, runtime: Runtime[Context]) -> dict
         )
     except IntegrationError as exc:
         return _failed(state, "open_pull_request", exc)
-    return {
-        "pull_requests": {repo: pr},
-        "error": None,
-        "retry_count": 0,
-        "steps_completed": [f"open_pull_request:{repo}"],
-        "messages": [
-            say("open_pull_request", f"{repo}: pull request #{pr['number']} {pr['html_url']}")
-        ],
-    }
+    text = f"{repo}: pull request #{pr['number']} {pr['html_url']}"
+    return RepoUpdate(
+        pull_requests={repo: pr}, error=None, retry_count=0, notes=[say("open_pull_request", text)]
+    )
 
 
 class ChecksFailed(Exception):
@@ -231,7 +215,7 @@ class ChecksTimedOut(Exception):
     """CI on the release pull request did not finish in time."""
 
 
-async def wait_for_checks(state: RepoState, runtime: Runtime[Context]) -> dict[str, Any]:
+async def wait_for_checks(state: RepoState, runtime: Runtime[Context]) -> RepoUpdate:
     """Wait for the pull request's CI, as the policy counts it; red or late is a decision.
 
     The policy says which sources count (check runs, commit statuses), which names must pass
@@ -271,18 +255,17 @@ async def wait_for_checks(state: RepoState, runtime: Runtime[Context]) -> dict[s
     if failed or note == "fail":
         names = ", ".join(f"{r['name']}={r['conclusion']}" for r in failed) or note_text(rules)
         failure = ChecksFailed(f"checks failed on {repo}#{number} ({head[:8]}): {names}")
-        return _failed(state, "wait_for_checks", failure, {"checks": {repo: found}})
-    text = f"{repo}: {len(counted)} checks passed on {head[:8]}"
+        return _failed(state, "wait_for_checks", failure) | RepoUpdate(checks={repo: found})
+    text = f"{repo}: {count(len(counted), 'check')} passed on {head[:8]}"
     if note == "pass":
         text = f"{repo}: no CI reported on {head[:8]}; the policy lets it pass"
-    return {
-        "checks": {repo: found},
-        "repo_outcomes": {repo: "ready"},
-        "error": None,
-        "retry_count": 0,
-        "steps_completed": [f"wait_for_checks:{repo}"],
-        "messages": [say("wait_for_checks", text)],
-    }
+    return RepoUpdate(
+        checks={repo: found},
+        repo_outcomes={repo: "ready"},
+        error=None,
+        retry_count=0,
+        notes=[say("wait_for_checks", text)],
+    )
 
 
 def note_text(rules: dict[str, Any]) -> str:

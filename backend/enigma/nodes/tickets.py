@@ -8,37 +8,34 @@ reported rather than trusted.
 
 from __future__ import annotations
 
-import uuid
-from typing import Any
-
 from langgraph.runtime import Runtime
 
 from enigma.context import Context
 from enigma.integrations.errors import IntegrationError
-from enigma.nodes.common import deps, error_record, io, say
+from enigma.nodes.common import count, deps, error_record, io, say
 from enigma.nodes.fanout import settle_pair
 from enigma.state import WorkflowState
+from enigma.updates import TicketsUpdate
 
 __all__ = ["fetch_tickets", "refusal"]
 
 
-def refusal(step: str, reason: str, **detail: Any) -> dict[str, Any]:
+def refusal(step: str, reason: str) -> TicketsUpdate:
     """The update that ends a run before it acts: outcome `refused`, and why."""
-    return {
-        "current_step": step,
-        "outcome": "refused",
-        "outcome_reason": reason,
-        "outcome_detail": {"reason": reason, **detail},
-        "error": None,
-        "messages": [say(step, f"Refused: {reason}")],
-    }
+    return TicketsUpdate(
+        current_step=step,
+        outcome="refused",
+        outcome_reason=reason,
+        outcome_detail={"reason": reason},
+        error=None,
+        notes=[say(step, f"Refused: {reason}")],
+    )
 
 
-async def fetch_tickets(state: WorkflowState, runtime: Runtime[Context]) -> dict[str, Any]:
+async def fetch_tickets(state: WorkflowState, runtime: Runtime[Context]) -> TicketsUpdate:
     """Check the version and read its tickets (and sprint's); reads only, safe to re-run."""
     context, clients = deps(runtime)
     name = context.rules.tracker.version_name_for(state["fix_version"])
-    workflow_id = state.get("workflow_id") or _thread_id(runtime)
     project = context.project
     try:
         # the search does not wait for the version check (two round trips become one); its
@@ -50,27 +47,21 @@ async def fetch_tickets(state: WorkflowState, runtime: Runtime[Context]) -> dict
         if isinstance(version, IntegrationError):
             raise version
         if version is None:
-            return {
-                "workflow_id": workflow_id,
-                **refusal("fetch_tickets", f"fix version {name} does not exist in {project}"),
-            }
+            reason = f"fix version {name} does not exist in {project}"
+            return refusal("fetch_tickets", reason)
         if version["archived"]:
-            return {
-                "workflow_id": workflow_id,
-                **refusal("fetch_tickets", f"fix version {name} is archived in {project}"),
-            }
+            reason = f"fix version {name} is archived in {project}"
+            return refusal("fetch_tickets", reason)
         if isinstance(found, IntegrationError):
             raise found
     except IntegrationError as exc:
-        return {
-            "workflow_id": workflow_id,
-            "current_step": "fetch_tickets",
-            "error": error_record(
+        return TicketsUpdate(
+            current_step="fetch_tickets",
+            error=error_record(
                 "fetch_tickets", exc, None, state.get("retry_count", 0), ["retry", "abort"]
             ),
-            "error_step": "fetch_tickets",
-            "steps_failed": ["fetch_tickets"],
-        }
+            error_step="fetch_tickets",
+        )
     tickets = sorted(
         (t for t in found if name in t["fix_versions"]), key=lambda t: _key_order(t["key"])
     )
@@ -84,30 +75,19 @@ async def fetch_tickets(state: WorkflowState, runtime: Runtime[Context]) -> dict
     ]
     sprint = f" in sprint {state['sprint_name']}" if state.get("sprint_name") else ""
     if not tickets:
-        return {
-            "workflow_id": workflow_id,
-            "excluded_tickets": stray,
-            **refusal("fetch_tickets", f"fix version {name} has no tickets{sprint} in {project}"),
-        }
-    text = f"Found {len(tickets)} tickets in {project} {name}{sprint}"
+        reason = f"fix version {name} has no tickets{sprint} in {project}"
+        return refusal("fetch_tickets", reason) | {"excluded_tickets": stray}
+    text = f"Found {count(len(tickets), 'ticket')} in {project} {name}{sprint}"
     if version["released"]:
         text += f" (the version is already released in {project}: reconciling)"
-    return {
-        "workflow_id": workflow_id,
-        "current_step": "fetch_tickets",
-        "jira_tickets": tickets,
-        "excluded_tickets": stray,
-        "error": None,
-        "retry_count": 0,
-        "steps_completed": ["fetch_tickets"],
-        "messages": [say("fetch_tickets", text + ": " + ", ".join(t["key"] for t in tickets))],
-    }
-
-
-def _thread_id(runtime: Runtime[Context]) -> str:
-    """The LangGraph thread's id: Studio starts runs without a workflow_id (the API passes one)."""
-    info = runtime.execution_info
-    return (info.thread_id if info is not None else None) or uuid.uuid4().hex
+    return TicketsUpdate(
+        current_step="fetch_tickets",
+        jira_tickets=tickets,
+        excluded_tickets=stray,
+        error=None,
+        retry_count=0,
+        notes=[say("fetch_tickets", text + ": " + ", ".join(t["key"] for t in tickets))],
+    )
 
 
 def _key_order(key: str) -> tuple[str, int]:

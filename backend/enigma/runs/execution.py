@@ -319,8 +319,6 @@ def _tickets_found(namespace: tuple[str, ...], chunk: dict[str, Any]) -> list[st
 def _initial_input(run: RunRecord) -> dict[str, Any]:
     request = RunRequest.model_validate(run.request)
     return {
-        "workflow_id": run.id,
-        "started_by": run.actor,
         "fix_version": request.fix_version,
         "repositories": request.repositories,
         "release_type": request.release_type,

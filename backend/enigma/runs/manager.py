@@ -141,7 +141,7 @@ class RunManager:
             for key in _PER_REPOSITORY:
                 if leg.get(key):
                     values[key] = {**(values.get(key) or {}), **leg[key]}
-            for key in ("skipped", "approvals", "messages"):
+            for key in ("skipped", "approvals", "notes"):
                 if leg.get(key):
                     values[key] = [*(values.get(key) or []), *leg[key]]
             step = state.next[0] if state.next else None
@@ -370,16 +370,6 @@ def build_snapshot_summary(values: dict[str, Any]) -> dict[str, Any]:
         "finalized",
         "approvals",
         "error",
-        "steps_completed",
-        "steps_failed",
+        "notes",
     )
-    summary = {k: values.get(k) for k in keys if k in values}
-    summary["messages"] = [
-        {
-            "type": getattr(m, "type", "ai"),
-            "name": getattr(m, "name", None),
-            "content": str(getattr(m, "content", m)),
-        }
-        for m in values.get("messages", [])
-    ]
-    return summary
+    return {k: values.get(k) for k in keys if k in values}

@@ -100,8 +100,8 @@ class StepTracker:
         result = chunk.get("result")
         result = result if isinstance(result, dict) else {}
         error = chunk.get("error") or result.get("error")
-        messages = result.get("messages") or []
-        data["summary"] = " / ".join(str(getattr(m, "content", m)) for m in messages)[:2000]
+        notes = result.get("notes") or []
+        data["summary"] = " / ".join(str(n["text"]) for n in notes)[:2000]
         if not error:
             log.info("finished in %.0f ms", duration * 1000, extra={"step": name, "repo": repo})
             await self.emit(self.run_id, "step.finished", data, step=name, repo=repo)
