@@ -162,10 +162,10 @@ def test_studio_shows_the_graph_and_its_input_and_context_schemas(studio: Runnin
     } <= expected
 
     schemas = client.assistants.get_schemas(assistant)
-    form = schemas["input_schema"]
+    form, context = schemas["input_schema"], schemas["context_schema"]
+    assert form is not None and context is not None
     assert {"fix_version", "repositories", "release_type"} <= set(form["required"])
     assert set(form["properties"]["release_type"]["enum"]) == set(RELEASE_TYPES)
-    context = schemas["context_schema"]
     assert {"project", "wiki_space", "wiki_parent_title", "check_poll_seconds"} <= set(
         context["properties"]
     )
@@ -182,15 +182,13 @@ def test_release_runs_to_the_end_through_studio_interrupts(studio: RunningStudio
     started = time.monotonic()
 
     # What a release manager types into Studio's input form; no workflow_id.
-    client.runs.wait(
-        thread,
-        assistant,
-        input={"fix_version": "2.4.0", "repositories": REPOS, "release_type": "minor"},
-        context={"check_poll_seconds": 0.2},
-    )
+    start: dict[str, Any] = {"fix_version": "2.4.0", "repositories": REPOS, "release_type": "minor"}
+    client.runs.wait(thread, assistant, input=start, context={"check_poll_seconds": 0.2})
     state = client.threads.get_state(thread)
+    first = state["values"]
+    assert isinstance(first, dict)
     assert [i["value"]["kind"] for i in state["interrupts"]] == ["plan_approval"], (
-        f"{state['values'].get('error')}\n{studio.log_tail()}"
+        f"{first.get('error')}\n{studio.log_tail()}"
     )
     plan = state["interrupts"][0]["value"]["plan"]
     assert [r["repo"] for r in plan["repositories"]] == REPOS
@@ -218,6 +216,7 @@ def test_release_runs_to_the_end_through_studio_interrupts(studio: RunningStudio
     assert asked == ["plan_approval", "conflict", "release_approval"], studio.log_tail()
     final = client.threads.get_state(thread)
     values = final["values"]
+    assert isinstance(values, dict)
     assert final["next"] == []
     # the conflict was skipped, so its branch and tickets are left out: released in part
     assert values["outcome"] == "partial", f"{values.get('outcome_reason')}\n{studio.log_tail()}"
