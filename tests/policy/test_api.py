@@ -13,7 +13,7 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 
-from enigma.api.auth import TokenBook
+from enigma.api.auth import Authenticate, TokenBook
 from enigma.api.policy_routes import router
 from enigma.settings import ApiUser
 from tests.policy.conftest import load
@@ -54,6 +54,7 @@ def served(tmp_path: Path) -> Iterator[Served]:
     app.state.policy = loaded
     app.state.tokens = TokenBook(TOKENS)
     app.include_router(router)
+    app.add_middleware(Authenticate)  # as the service: the caller is known before the route
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
     thread = threading.Thread(target=lambda: asyncio.run(server.serve()), daemon=True)
     thread.start()
