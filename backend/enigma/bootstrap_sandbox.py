@@ -35,6 +35,7 @@ __all__ = [
     "announced_sandbox",
     "ensure_sandbox",
     "read_sandbox_endpoint",
+    "sandbox_answers",
     "sandbox_endpoints",
     "sandbox_owner",
     "sandbox_port",
@@ -79,7 +80,7 @@ def stop_sandbox(server: SandboxServer | None, data_dir: Path) -> None:
 def read_sandbox_endpoint(data_dir: Path) -> SandboxUrls | None:
     """The sandbox another process started on this data directory, if it still answers."""
     urls = _endpoint_file(data_dir)
-    return urls if urls is not None and _answers(urls) else None
+    return urls if urls is not None and sandbox_answers(urls) else None
 
 
 def _endpoint_file(data_dir: Path) -> SandboxUrls | None:
@@ -94,11 +95,18 @@ def _endpoint_file(data_dir: Path) -> SandboxUrls | None:
         return None
 
 
-def _answers(urls: SandboxUrls) -> bool:
-    try:
-        return httpx.get(f"{urls.admin}/_sandbox/faults", timeout=2).is_success
-    except httpx.HTTPError:
-        return False
+def sandbox_answers(urls: SandboxUrls, tries: int = 3, timeout: float = 5.0) -> bool:
+    """Whether the sandbox at `urls` is alive. A refused connection says no at once; a slow
+    answer is waited for (a sandbox on a busy machine can take seconds), so a second sandbox
+    is not started beside a live one just because the machine was loaded."""
+    for _ in range(tries):
+        try:
+            return httpx.get(f"{urls.admin}/_sandbox/faults", timeout=timeout).is_success
+        except httpx.TimeoutException:
+            continue
+        except httpx.HTTPError:
+            return False
+    return False
 
 
 def _named_sandbox(settings: Settings) -> SandboxUrls | None:
@@ -118,7 +126,7 @@ def announced_sandbox(settings: Settings) -> SandboxUrls | None:
 def ensure_sandbox(settings: Settings) -> tuple[SandboxUrls, SandboxServer | None]:
     """Use the sandbox the settings name, a live one on this data directory, or start one."""
     named = _named_sandbox(settings)
-    if named is not None and _answers(named):
+    if named is not None and sandbox_answers(named):
         return named, None
     found = read_sandbox_endpoint(settings.data_dir)
     if found is not None:

@@ -24,9 +24,8 @@ import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import httpx
-
-from enigma.bootstrap import read_sandbox_endpoint
+from enigma.bootstrap_sandbox import read_sandbox_endpoint, sandbox_answers
+from enigma.sandbox.server import SandboxUrls
 from enigma.settings import Settings
 
 __all__ = ["SandboxError", "sandbox_process"]
@@ -43,10 +42,7 @@ def _named_sandbox_answers(settings: Settings) -> bool:
     if not settings.sandbox_port or settings.sandbox_token is None:
         return False
     root = f"http://{settings.sandbox_host}:{settings.sandbox_port}"
-    try:
-        return httpx.get(f"{root}/_sandbox/faults", timeout=2).is_success
-    except httpx.HTTPError:
-        return False
+    return sandbox_answers(SandboxUrls.at(root, settings.sandbox_token.get_secret_value()))
 
 
 @contextlib.asynccontextmanager
