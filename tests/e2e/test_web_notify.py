@@ -19,7 +19,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import PHONE, TOKENS, Server, axe_violations, overflow, serve, shoot
-from tests.e2e.test_web import sign_in
+from tests.e2e.pages import sign_in
 from tests.notify.receivers import HttpReceiver, Reply
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
