@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from enigma.runs.models import PendingDecision, RunRecord
+from enigma.runs.store import WAITING, IllegalTransition
 
 if TYPE_CHECKING:
     from enigma.runs.manager import RunManager
@@ -136,14 +137,25 @@ async def decide(
     # The answer is in the log: whichever execution (of whichever worker) comes next sends it.
     # The status is read again *after* that write: an execution that is settling writes
     # "waiting" first and reads the log second, so one of the two always sees the other.
+    # Both may see the other (settle wrote "waiting" and then read this answer): the move
+    # from "waiting" is then raced for, and only its winner sends the answer on.
     fresh = await manager.get(run_id)
     rest = [p for p in fresh.pending if p.interrupt_id != pending.interrupt_id]
     if fresh.status == "waiting_for_approval":
-        queued = await manager.set_status(
-            run_id, "queued", actor=actor, reason=f"{pending.kind}: {value}", pending=rest
-        )
-        await manager.scheduler.schedule(run_id, {pending.interrupt_id: answer})
-        return queued
+        try:
+            queued = await manager.set_status(
+                run_id,
+                "queued",
+                actor=actor,
+                reason=f"{pending.kind}: {value}",
+                only_from=WAITING,
+                pending=rest,
+            )
+        except IllegalTransition:
+            pass  # the settling execution took the answer up itself
+        else:
+            await manager.scheduler.schedule(run_id, {pending.interrupt_id: answer})
+            return queued
     # executing (or about to): the execution resumes this answer when it next settles
     await manager.store.update(run_id, pending=rest)
     return await manager.get(run_id)

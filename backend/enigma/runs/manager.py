@@ -170,11 +170,17 @@ class RunManager:
             yield queue
 
     async def set_status(
-        self, run_id: str, status: str, actor: str | None = None, reason: str = "", **fields: Any
+        self,
+        run_id: str,
+        status: str,
+        actor: str | None = None,
+        reason: str = "",
+        only_from: frozenset[str] | None = None,
+        **fields: Any,
     ) -> RunRecord:
-        """Change the run's status and record the change as an event."""
+        """Change the run's status and record the change as an event (see `RunStore`)."""
         before = (await self.get(run_id)).status
-        run = await self.store.set_status(run_id, status, **fields)
+        run = await self.store.set_status(run_id, status, only_from=only_from, **fields)
         if before != status:
             await self.hub.emit(
                 run_id, "run.status", {"from": before, "to": status, "reason": reason}, actor=actor

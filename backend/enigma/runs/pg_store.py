@@ -124,7 +124,9 @@ class PgRunStore(PgEvents, PgOutbox, RunStore):
         )
         return [_run(r) for r in rows]
 
-    async def set_status(self, run_id: str, status: str, **fields: Any) -> RunRecord:
+    async def set_status(
+        self, run_id: str, status: str, only_from: frozenset[str] | None = None, **fields: Any
+    ) -> RunRecord:
         check_fields(fields)
         async with self.connection() as conn, conn.transaction():
             row = await (
@@ -139,6 +141,8 @@ class PgRunStore(PgEvents, PgOutbox, RunStore):
             self.check_fence(run_id, row[1], row[2])
             current = str(row[0])
             if current != status and status not in TRANSITIONS[current]:
+                raise IllegalTransition(run_id, current, status)
+            if only_from is not None and current not in only_from:
                 raise IllegalTransition(run_id, current, status)
             if status in LIVE and current not in LIVE:
                 await _one_live(conn, str(row[3]), run_id)

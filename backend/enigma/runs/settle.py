@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from enigma.runs.deadlines import stamp_deadlines
 from enigma.runs.decisions import approvals_so_far, pending_from, recorded_answers
+from enigma.runs.store import WAITING, IllegalTransition
 
 if TYPE_CHECKING:
     from enigma.runs.manager import RunManager
@@ -72,7 +73,12 @@ async def settle(m: RunManager, run_id: str) -> bool:
         if not answered:
             return False
         rest = [p for p in pending if p.interrupt_id not in answered]
-        await m.set_status(run_id, "queued", reason="answered meanwhile", pending=rest)
+        try:  # raced with the decider (decisions.decide): one of the two sends the answer on
+            await m.set_status(
+                run_id, "queued", reason="answered meanwhile", only_from=WAITING, pending=rest
+            )
+        except IllegalTransition:
+            return False  # the decider queued it: whoever claims it executes it, once
         await m.set_status(run_id, "running", reason="executing")
         return True
     values = snapshot.values

@@ -9,6 +9,7 @@ timeout.
 from __future__ import annotations
 
 import sqlite3
+import time
 from pathlib import Path
 
 __all__ = ["MIGRATIONS", "Db", "connect", "migrate"]
@@ -90,11 +91,25 @@ MIGRATIONS: list[str] = [
 
 
 def connect(path: Path) -> Db:
-    """A connection as the store uses it (WAL, NORMAL sync, busy timeout)."""
-    db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-    db.execute("PRAGMA journal_mode=WAL")
-    db.execute("PRAGMA synchronous=NORMAL")
+    """A connection as the store uses it (WAL, NORMAL sync, busy timeout).
+
+    Switching a new database to WAL needs it to itself, and SQLite answers "database is
+    locked" at once, without waiting, to the other processes opening it at that moment (the
+    service, `enigma runs` and a CLI run may): they try again for up to the busy timeout.
+    """
+    db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=5.0)
     db.execute("PRAGMA busy_timeout=5000")
+    deadline = time.monotonic() + 5.0
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            break
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                db.close()
+                raise
+            time.sleep(0.01)
+    db.execute("PRAGMA synchronous=NORMAL")
     return db
 
 

@@ -119,7 +119,9 @@ class SqliteRunStore(SqliteOutbox, RunStore):
         )
         return [run_from_row(r) for r in rows]
 
-    async def set_status(self, run_id: str, status: str, **fields: Any) -> RunRecord:
+    async def set_status(
+        self, run_id: str, status: str, only_from: frozenset[str] | None = None, **fields: Any
+    ) -> RunRecord:
         check_fields(fields)
 
         def change(db: Db) -> RunRecord:
@@ -130,6 +132,8 @@ class SqliteRunStore(SqliteOutbox, RunStore):
                 raise KeyError(run_id)
             current = str(row[0])
             if current != status and status not in TRANSITIONS[current]:
+                raise IllegalTransition(run_id, current, status)
+            if only_from is not None and current not in only_from:
                 raise IllegalTransition(run_id, current, status)
             if status in LIVE and current not in LIVE:
                 _one_live(db, str(row[1]), run_id)

@@ -25,6 +25,7 @@ __all__ = [
     "LIVE",
     "RUN_COLUMNS",
     "UPDATABLE_FIELDS",
+    "WAITING",
     "IllegalTransition",
     "RunHandedOver",
     "RunStore",
@@ -62,6 +63,8 @@ Notify = Callable[[EventRecord], list[OutboxEntry]]
 """The notifications an event causes, given the event (with its id): written with it."""
 
 LIVE = ("queued", "running", "waiting_for_approval", "paused")
+WAITING = frozenset({"waiting_for_approval"})
+"""`only_from` of the moves a decision races for (see decisions.decide and settle)."""
 """Statuses of a run that is under way: one such run per fix version at a time."""
 
 
@@ -129,11 +132,15 @@ class RunStore(ABC):
         """Every run in one of `statuses`, oldest first."""
 
     @abstractmethod
-    async def set_status(self, run_id: str, status: str, **fields: Any) -> RunRecord:
+    async def set_status(
+        self, run_id: str, status: str, only_from: frozenset[str] | None = None, **fields: Any
+    ) -> RunRecord:
         """Change status (only legal transitions) and other fields in one write.
 
         A run becomes live (queued, running, waiting, paused) only while no other run of its
-        fix version is live (`VersionBusy`); `create` checks the same.
+        fix version is live (`VersionBusy`); `create` checks the same. With `only_from`, the
+        change happens only from one of those statuses (`IllegalTransition` otherwise), read
+        and written in one transaction: of two writers racing for one change, one wins.
         """
 
     @abstractmethod
