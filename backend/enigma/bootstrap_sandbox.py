@@ -34,6 +34,7 @@ from enigma.settings import Settings
 __all__ = [
     "announced_sandbox",
     "ensure_sandbox",
+    "named_sandbox",
     "read_sandbox_endpoint",
     "sandbox_answers",
     "sandbox_endpoints",
@@ -109,7 +110,8 @@ def sandbox_answers(urls: SandboxUrls, tries: int = 3, timeout: float = 5.0) -> 
     return False
 
 
-def _named_sandbox(settings: Settings) -> SandboxUrls | None:
+def named_sandbox(settings: Settings) -> SandboxUrls | None:
+    """The sandbox ENIGMA_SANDBOX_PORT and _TOKEN name, if set (without asking it anything)."""
     if settings.sandbox_port and settings.sandbox_token is not None:
         root = f"http://{settings.sandbox_host}:{settings.sandbox_port}"
         return SandboxUrls.at(root, settings.sandbox_token.get_secret_value())
@@ -120,12 +122,12 @@ def announced_sandbox(settings: Settings) -> SandboxUrls | None:
     """The sandbox the settings name (ENIGMA_SANDBOX_PORT and _TOKEN), else the one announced
     on this data directory, without asking it: no network, so an event loop may call this
     (the LangGraph server fails a run that blocks its loop)."""
-    return _named_sandbox(settings) or _endpoint_file(settings.data_dir)
+    return named_sandbox(settings) or _endpoint_file(settings.data_dir)
 
 
 def ensure_sandbox(settings: Settings) -> tuple[SandboxUrls, SandboxServer | None]:
     """Use the sandbox the settings name, a live one on this data directory, or start one."""
-    named = _named_sandbox(settings)
+    named = named_sandbox(settings)
     if named is not None and sandbox_answers(named):
         return named, None
     found = read_sandbox_endpoint(settings.data_dir)

@@ -24,8 +24,7 @@ import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from enigma.bootstrap_sandbox import read_sandbox_endpoint, sandbox_answers
-from enigma.sandbox.server import SandboxUrls
+from enigma.bootstrap_sandbox import named_sandbox, read_sandbox_endpoint, sandbox_answers
 from enigma.settings import Settings
 
 __all__ = ["SandboxError", "sandbox_process"]
@@ -39,10 +38,8 @@ class SandboxError(Exception):
 
 def _named_sandbox_answers(settings: Settings) -> bool:
     """ENIGMA_SANDBOX_PORT and _TOKEN name a sandbox that answers (bootstrap uses it)."""
-    if not settings.sandbox_port or settings.sandbox_token is None:
-        return False
-    root = f"http://{settings.sandbox_host}:{settings.sandbox_port}"
-    return sandbox_answers(SandboxUrls.at(root, settings.sandbox_token.get_secret_value()))
+    named = named_sandbox(settings)
+    return named is not None and sandbox_answers(named)
 
 
 @contextlib.asynccontextmanager
