@@ -30,9 +30,8 @@ from bench.release_script import straight_line_release
 from bench.sandbox import SandboxProcess
 from enigma.bootstrap import open_sqlite_saver
 from enigma.bootstrap_sandbox import sandbox_endpoints
-from enigma.context import Context
+from enigma.context import Clients, Context
 from enigma.graph import build_graph
-from enigma.integrations.endpoints import Endpoints
 from enigma.integrations.factory import build_clients
 from enigma.runs.manager import RunManager
 from enigma.runs.models import RunRequest
@@ -42,7 +41,7 @@ from enigma.sandbox.seeds import REPOS, release_seed
 from enigma.sandbox.server import SandboxUrls, peers, seed_if_empty
 from enigma.settings import Settings
 
-__all__ = ["release_under_latency"]
+__all__ = ["release_clients", "release_under_latency"]
 
 VERSION = "2.4.0"
 LATENCY_MS = 100
@@ -67,7 +66,8 @@ def _template(work: Path, tickets: int) -> Path:
     return seed
 
 
-def _clients_settings(data_dir: Path, urls: dict[str, str]) -> tuple[Settings, Endpoints]:
+def release_clients(data_dir: Path, urls: dict[str, str]) -> Clients:
+    """The real clients on the sandbox at `urls` (its `--json` line), built as Enigma does."""
     settings = Settings(data_dir=data_dir, http_backoff_seconds=0.05, repositories=REPOS)
     sandbox = SandboxUrls(
         jira=urls["jira"],
@@ -76,13 +76,13 @@ def _clients_settings(data_dir: Path, urls: dict[str, str]) -> tuple[Settings, E
         token=urls["token"],
         admin=urls["admin"],
     )
-    return settings, sandbox_endpoints(sandbox)
+    return build_clients(settings, sandbox_endpoints(sandbox))
 
 
 async def _enigma_release(data_dir: Path, urls: dict[str, str]) -> tuple[float, dict[str, float]]:
     """Seconds from start to `succeeded`, and when each step ended (s after the start)."""
     context = Context(
-        clients=build_clients(*_clients_settings(data_dir, urls)),
+        clients=release_clients(data_dir, urls),
         check_poll_seconds=POLL_SECONDS,
         check_timeout_seconds=120,
         retry_backoff_seconds=0.05,
@@ -139,7 +139,7 @@ async def _repetition(root: Path, seed: Path, i: int) -> dict[str, Any]:
         enigma_s, steps = await _enigma_release(sandbox.data_dir, sandbox.urls)
         enigma_calls, enigma_effects = sandbox.requests(), _effects(sandbox)
     with _sandbox(root, f"script-{i}", seed) as sandbox:
-        clients = build_clients(*_clients_settings(sandbox.data_dir, sandbox.urls))
+        clients = release_clients(sandbox.data_dir, sandbox.urls)
         script = await asyncio.to_thread(
             straight_line_release, clients, REPOS, VERSION, POLL_SECONDS, sandbox.requests
         )

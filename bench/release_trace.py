@@ -23,19 +23,15 @@ from typing import Any
 import httpx
 
 from bench.common import log
-from bench.release import POLICY, VERSION, _template
+from bench.release import POLICY, VERSION, _template, release_clients
 from bench.sandbox import SandboxProcess
 from enigma.bootstrap import open_sqlite_saver
-from enigma.bootstrap_sandbox import sandbox_endpoints
 from enigma.context import Context
 from enigma.graph import build_graph
-from enigma.integrations.factory import build_clients
 from enigma.runs.manager import RunManager
 from enigma.runs.models import RunRequest
 from enigma.runs.sqlite_store import SqliteRunStore
 from enigma.sandbox.seeds import REPOS
-from enigma.sandbox.server import SandboxUrls
-from enigma.settings import Settings
 
 __all__ = ["summarise", "trace_release"]
 
@@ -45,16 +41,8 @@ Span = tuple[str, str | None, float, float]
 
 async def _release(data_dir: Path, urls: dict[str, str]) -> tuple[float, list[Span], str]:
     """One auto-approved release through the run manager: (wall time, step spans, status)."""
-    settings = Settings(data_dir=data_dir, http_backoff_seconds=0.05, repositories=REPOS)
-    sandbox = SandboxUrls(
-        jira=urls["jira"],
-        github=urls["github"],
-        confluence=urls["confluence"],
-        token=urls["token"],
-        admin=urls["admin"],
-    )
     context = Context(
-        clients=build_clients(settings, sandbox_endpoints(sandbox)),
+        clients=release_clients(data_dir, urls),
         check_poll_seconds=0.02,
         check_timeout_seconds=60,
         retry_backoff_seconds=0.05,
