@@ -10,6 +10,7 @@ load hits both alike.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import tempfile
 import time
@@ -28,6 +29,9 @@ from enigma.graph import build_graph
 from enigma.runs.manager import Limits, RunManager
 from enigma.runs.models import EventRecord, RunRequest
 from enigma.runs.sqlite_store import SqliteRunStore
+
+RUN_TIMEOUT = 120.0
+"""A run on no-op clients takes milliseconds: one that says nothing for this long is stuck."""
 
 __all__ = [
     "Engine",
@@ -106,17 +110,18 @@ async def managed_run(engine: Engine, auto_approve: bool = True) -> str:
 
 
 async def run_to_end(manager: RunManager, request: RunRequest) -> str:
-    """Start a run and wait for its `run.finished` event, as a client of the stream would."""
+    """Start a run and wait for its `run.finished` event (or its failure), as a client of the
+    stream would."""
     async with manager.subscribe() as queue:
         run, _ = await manager.start(request, "bench")
         while True:
-            event = await queue.get()
-            if (
-                isinstance(event, EventRecord)
-                and event.run_id == run.id
-                and event.type == "run.finished"
-            ):
+            event = await asyncio.wait_for(queue.get(), timeout=RUN_TIMEOUT)
+            if not isinstance(event, EventRecord) or event.run_id != run.id:
+                continue
+            if event.type == "run.finished":
                 break
+            if event.type == "run.status" and event.data.get("to") == "failed":
+                break  # resumable, so not finished: the caller sees the status
     return (await manager.get(run.id)).status
 
 

@@ -100,8 +100,7 @@ class StepTracker:
         result = chunk.get("result")
         result = result if isinstance(result, dict) else {}
         error = chunk.get("error") or result.get("error")
-        notes = result.get("notes") or []
-        data["summary"] = " / ".join(str(n["text"]) for n in notes)[:2000]
+        data["summary"] = _summary(result.get("notes"))
         if not error:
             log.info("finished in %.0f ms", duration * 1000, extra={"step": name, "repo": repo})
             await self.emit(self.run_id, "step.finished", data, step=name, repo=repo)
@@ -114,3 +113,12 @@ class StepTracker:
             self.metrics.external_errors.labels(service, str(error.get("kind"))).inc()
         log.warning("failed: %s", message, extra={"step": name, "repo": repo})
         await self.emit(self.run_id, "step.failed", data, step=name, repo=repo)
+
+
+def _summary(notes: Any) -> str:
+    """A step's narrative (`notes`: records with a `text`) in one line; another graph's
+    `notes` (Studio's, a benchmark's: any shape) must never fail the run."""
+    if not isinstance(notes, list):
+        return ""
+    texts = (str(n.get("text", "")) if isinstance(n, dict) else str(n) for n in notes)
+    return " / ".join(texts)[:2000]
