@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -131,6 +132,20 @@ def _field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     return out
 
 
+def _freeze_startup_objects() -> None:
+    """Leave what the service was built from out of the collector's full passes.
+
+    Imports, the graph, the routes and the runtime are ~160,000 tracked objects that live as
+    long as the process; a full (generation 2) collection walks every one of them, ~80 ms
+    on this kind of machine, and a busy service (a page of runs is ~250 KB of JSON) ran one
+    every dozen requests: the p99 of `GET /api/runs` was that pause (bench row 8b: 85 ms,
+    9 ms once frozen). A frozen object that later becomes cyclic garbage is not collected;
+    reference counting still frees everything else, and what is frozen here lives until exit.
+    """
+    gc.collect()
+    gc.freeze()
+
+
 def create_app(
     settings: Settings | None = None,
     context: Context | None = None,
@@ -153,6 +168,7 @@ def create_app(
             async with open_runtime(settings, context) as runtime:
                 app.state.runtime = runtime
                 app.state.policy = runtime.policy
+                _freeze_startup_objects()
                 retention = asyncio.get_running_loop().create_task(
                     _retention(runtime.manager, settings)
                 )
