@@ -22,6 +22,7 @@ in flight. `Runner.drive` executes until the run waits for a human, ends, or is 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import time
@@ -42,7 +43,13 @@ from enigma.runs.decisions import recorded_answers
 from enigma.runs.models import RunRecord, RunRequest
 from enigma.runs.settle import settle
 from enigma.runs.steps import StepTracker
-from enigma.runs.store import IllegalTransition, RunHandedOver, StoreUnavailable, sqlite_cause
+from enigma.runs.store import (
+    IllegalTransition,
+    NewEvent,
+    RunHandedOver,
+    StoreUnavailable,
+    sqlite_cause,
+)
 
 if TYPE_CHECKING:
     from enigma.runs.manager import RunManager
@@ -280,9 +287,28 @@ class Runner:
     async def _stream(
         self, ex: Execution, graph_input: Any, config: RunnableConfig, context: Context
     ) -> None:
+        """Run the graph; its task chunks become events beside it, never in its way.
+
+        The graph's loop advances a superstep only when its consumer asks for the next
+        chunk, so writing each step's events inline would hold every step boundary for a
+        round trip to the event log. The chunks go through a queue to a recorder task
+        instead; the run's ending is written only after the recorder has written them all
+        (in order), and a recorder that fails (the store is down) stops the stream.
+        """
         attempts = await self.m.store.step_attempts(ex.run_id)
-        tracker = StepTracker(ex.run_id, attempts, self.m.hub.emit, self.m.metrics)
+        burst: list[NewEvent] = []
+
+        async def collect(
+            _run: str, type: str, data: dict[str, Any], *, step: str, repo: str | None
+        ) -> None:
+            burst.append(NewEvent(type, data, step, repo))
+
+        tracker = StepTracker(ex.run_id, attempts, collect, self.m.metrics)
         ex.tracker = tracker
+        chunks: asyncio.Queue[tuple[tuple[str, ...], dict[str, Any]] | None] = asyncio.Queue()
+        recorder = asyncio.get_running_loop().create_task(
+            self._record(ex.run_id, tracker, chunks, burst)
+        )
         stream = self.m.graph.astream(
             graph_input,
             config,
@@ -293,17 +319,55 @@ class Runner:
             control=ex.control,
             version="v1",
         )
-        async for part in stream:
-            if ex.scope.hard:
-                continue  # stopped: whatever still finishes is not reported as progress
-            namespace, chunk = cast(tuple[tuple[str, ...], dict[str, Any]], part)
-            step = tracker.current_step
-            await tracker.on_chunk(namespace, chunk)
-            if tracker.current_step != step:
-                await self.m.store.update(ex.run_id, current_step=tracker.current_step)
-            found = _tickets_found(namespace, chunk)
-            if found is not None:  # the run is found by its tickets from now on
-                await self.m.store.update(ex.run_id, tickets=found)
+        try:
+            async for part in stream:
+                if recorder.done():
+                    break  # it failed: its error is raised below, the stream closed
+                if ex.scope.hard:
+                    continue  # stopped: whatever still finishes is not reported as progress
+                chunks.put_nowait(cast(tuple[tuple[str, ...], dict[str, Any]], part))
+        except asyncio.CancelledError:
+            recorder.cancel()  # the process is going away: leave the log as it is
+            raise
+        except BaseException:
+            chunks.put_nowait(None)
+            with contextlib.suppress(Exception):  # write what the graph did, then its error
+                await recorder
+            raise
+        chunks.put_nowait(None)
+        await recorder
+
+    async def _record(
+        self,
+        run_id: str,
+        tracker: StepTracker,
+        chunks: asyncio.Queue[tuple[tuple[str, ...], dict[str, Any]] | None],
+        burst: list[NewEvent],
+    ) -> None:
+        """Write the stream's chunks as events, with the current step and the tickets found:
+        whatever queued up while the last write was under way goes in the next one."""
+        written_step = tracker.current_step
+        ended = False
+        while not ended:
+            items = [await chunks.get()]
+            while not chunks.empty():
+                items.append(chunks.get_nowait())
+            fields: dict[str, Any] = {}
+            for item in items:
+                if item is None:
+                    ended = True
+                    break
+                namespace, chunk = item
+                await tracker.on_chunk(namespace, chunk)  # appends its events to `burst`
+                found = _tickets_found(namespace, chunk)
+                if found is not None:  # the run is found by its tickets from now on
+                    fields["tickets"] = found
+            if tracker.current_step != written_step:
+                fields["current_step"] = written_step = tracker.current_step
+            if burst or fields:
+                events = burst[:]
+                burst.clear()
+                await self.m.hub.emit_burst(run_id, events, fields)
 
 
 def _tickets_found(namespace: tuple[str, ...], chunk: dict[str, Any]) -> list[str] | None:

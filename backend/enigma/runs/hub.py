@@ -26,7 +26,7 @@ from typing import Any
 from enigma.runs.metrics import Metrics
 from enigma.runs.models import EventRecord
 from enigma.runs.notifying import Notifications
-from enigma.runs.store import RunStore
+from enigma.runs.store import NewEvent, RunStore
 
 __all__ = ["EventHub", "Item", "Notice"]
 
@@ -77,6 +77,17 @@ class EventHub:
         self.metrics.events.labels(type).inc()
         self.published(event)
         return event
+
+    async def emit_burst(
+        self, run_id: str, events: list[NewEvent], fields: dict[str, Any]
+    ) -> list[EventRecord]:
+        """Append a burst of one run's step events (they notify no one) with changes to its
+        row, in one write where the store can, and publish them in order."""
+        records = await self.store.append_events(run_id, events, fields)
+        for event in records:
+            self.metrics.events.labels(event.type).inc()
+            self.published(event)
+        return records
 
     def published(self, event: EventRecord) -> None:
         """An event is in the log: deliver it here (the cluster hub orders deliveries)."""

@@ -23,6 +23,7 @@ from enigma.runs.store import (
     LIVE,
     RUN_COLUMNS,
     IllegalTransition,
+    NewEvent,
     Notify,
     RunStore,
     VersionBusy,
@@ -162,21 +163,7 @@ class SqliteRunStore(SqliteOutbox, RunStore):
         body = json.dumps(data or {}, default=str)
 
         def insert(db: Db) -> EventRecord:
-            cur = db.execute(
-                "INSERT INTO events (run_id, at, type, step, repo, actor, data) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (run_id, at, type, step, repo, actor, body),
-            )
-            event = EventRecord(
-                id=int(cur.lastrowid or 0),
-                run_id=run_id,
-                at=at,
-                type=type,
-                step=step,
-                repo=repo,
-                actor=actor,
-                data=json.loads(body),
-            )
+            event = _insert_event(db, run_id, at, type, step, repo, actor, body)
             for entry in notify(event) if notify is not None else []:
                 db.execute(
                     "INSERT OR IGNORE INTO outbox (id, run_id, event_id, type, channel, "
@@ -193,6 +180,25 @@ class SqliteRunStore(SqliteOutbox, RunStore):
                     ),
                 )
             return event
+
+        return await self._write(insert)
+
+    async def append_events(
+        self, run_id: str, events: list[NewEvent], fields: dict[str, Any]
+    ) -> list[EventRecord]:
+        if fields:
+            check_fields(fields)
+        at = time.time()
+        bodies = [json.dumps(e.data, default=str) for e in events]
+
+        def insert(db: Db) -> list[EventRecord]:
+            records = [
+                _insert_event(db, run_id, at, e.type, e.step, e.repo, None, body)
+                for e, body in zip(events, bodies, strict=True)
+            ]
+            if fields:
+                _write_fields(db, run_id, fields)
+            return records
 
         return await self._write(insert)
 
@@ -261,3 +267,30 @@ def _write_fields(db: Db, run_id: str, fields: dict[str, Any]) -> None:
     values = [encode_field(k, v) for k, v in fields.items()] + [time.time()]
     sets = ", ".join(f"{n} = ?" for n in names)
     db.execute(f"UPDATE runs SET {sets} WHERE id = ?", [*values, run_id])  # noqa: S608
+
+
+def _insert_event(
+    db: Db,
+    run_id: str,
+    at: float,
+    type: str,
+    step: str | None,
+    repo: str | None,
+    actor: str | None,
+    body: str,
+) -> EventRecord:
+    cur = db.execute(
+        "INSERT INTO events (run_id, at, type, step, repo, actor, data) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (run_id, at, type, step, repo, actor, body),
+    )
+    return EventRecord(
+        id=int(cur.lastrowid or 0),
+        run_id=run_id,
+        at=at,
+        type=type,
+        step=step,
+        repo=repo,
+        actor=actor,
+        data=json.loads(body),
+    )

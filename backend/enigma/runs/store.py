@@ -16,6 +16,7 @@ import json
 import sqlite3
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Collection
+from dataclasses import dataclass
 from typing import Any
 
 from enigma.notify.outbox import OutboxEntry, OutboxItem
@@ -27,6 +28,7 @@ __all__ = [
     "UPDATABLE_FIELDS",
     "WAITING",
     "IllegalTransition",
+    "NewEvent",
     "RunHandedOver",
     "RunStore",
     "StoreUnavailable",
@@ -63,9 +65,19 @@ Notify = Callable[[EventRecord], list[OutboxEntry]]
 """The notifications an event causes, given the event (with its id): written with it."""
 
 LIVE = ("queued", "running", "waiting_for_approval", "paused")
+"""Statuses of a run that is under way: one such run per fix version at a time."""
 WAITING = frozenset({"waiting_for_approval"})
 """`only_from` of the moves a decision races for (see decisions.decide and settle)."""
-"""Statuses of a run that is under way: one such run per fix version at a time."""
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    """One event of a burst for `append_events` (the arguments `append_event` takes)."""
+
+    type: str
+    data: dict[str, Any]
+    step: str | None = None
+    repo: str | None = None
 
 
 class VersionBusy(Exception):
@@ -163,6 +175,20 @@ class RunStore(ABC):
         `notify` gives the outbox rows the event causes; they are written in the same
         transaction as the event, so no event's notification is lost and none is invented.
         """
+
+    async def append_events(
+        self, run_id: str, events: list[NewEvent], fields: dict[str, Any]
+    ) -> list[EventRecord]:
+        """Append a burst of one run's events, none of which notifies anyone (a run's step
+        events), in order, and change `fields` of its row (as `update`). The SQLite store
+        does it all in one write; this default, one call after another."""
+        records = [
+            await self.append_event(run_id, e.type, e.data, step=e.step, repo=e.repo)
+            for e in events
+        ]
+        if fields:
+            await self.update(run_id, **fields)
+        return records
 
     @abstractmethod
     async def events(
