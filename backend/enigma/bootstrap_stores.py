@@ -10,16 +10,12 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
-import aiosqlite
-from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
-
 from enigma.context import Context
-from enigma.files import private_file
 from enigma.graph import build_graph
 from enigma.runs.manager import Limits, RunManager
+from enigma.runs.sqlite_saver import open_sqlite_saver
 from enigma.runs.sqlite_store import SqliteRunStore
 from enigma.runs.store import RunStore
 from enigma.settings import Settings
@@ -52,25 +48,6 @@ async def sqlite_manager(
             yield RunManager(build_graph(saver), store, context, checkpointer=saver, **options)
         finally:
             await store.close()
-
-
-@contextlib.asynccontextmanager
-async def open_sqlite_saver(path: Path) -> AsyncIterator[AsyncSqliteSaver]:
-    """The SQLite checkpointer as the service opens it (WAL, synchronous=NORMAL, busy timeout).
-
-    Opened inside the running event loop and held for the app's lifetime; `make bench` opens
-    its baselines' savers here too, so both sides of a comparison write the same way.
-    """
-    conn = await aiosqlite.connect(private_file(path))
-    try:
-        await conn.execute("PRAGMA journal_mode=WAL")
-        await conn.execute("PRAGMA synchronous=NORMAL")
-        await conn.execute("PRAGMA busy_timeout=5000")
-        saver = AsyncSqliteSaver(conn)
-        await saver.setup()
-        yield saver
-    finally:
-        await conn.close()
 
 
 @contextlib.asynccontextmanager
