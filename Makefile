@@ -28,10 +28,10 @@ run: install  ## the service on the sandbox: prints the URL, a demo token and ho
 	$(BIN)/enigma serve --port $(PORT)
 
 test: install  ## every suite, slow ones included
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto --dist loadfile
 
 test-fast: install
-	$(BIN)/python -m pytest -q -m "not slow"
+	$(BIN)/python -m pytest -q -n auto --dist loadfile -m "not slow"
 
 lint: install
 	$(BIN)/ruff check backend tests bench

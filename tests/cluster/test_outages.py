@@ -149,15 +149,18 @@ def test_postgres_stopped_for_twenty_seconds_under_two_workers(
     private_postgres.stop("fast")
     stopped = time.monotonic()
     seen_503 = {"readyz": 0, "api": 0}
+    # "promptly" is the probe's own one second plus scheduling slack on two loaded cores;
+    # waiting on the database would take its 3 s connect timeout, a hang longer still
+    prompt = 2.5
     while time.monotonic() - stopped < 20:
         for worker in (w1, w2):
             began = time.monotonic()
-            health = httpx.get(f"{worker.url}/healthz", timeout=2)
-            assert health.status_code == 200 and time.monotonic() - began < 1.0
+            health = httpx.get(f"{worker.url}/healthz", timeout=5)
+            assert health.status_code == 200 and time.monotonic() - began < prompt
             began = time.monotonic()
-            ready = httpx.get(f"{worker.url}/readyz", timeout=3)
+            ready = httpx.get(f"{worker.url}/readyz", timeout=5)
             if ready.status_code == 503:
-                assert time.monotonic() - began < 1.0
+                assert time.monotonic() - began < prompt
                 assert "database" in ready.json()["cause"]
                 seen_503["readyz"] += 1
             api = httpx.get(f"{worker.url}/api/runs", headers=AUTH, timeout=10)
