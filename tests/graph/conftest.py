@@ -13,16 +13,15 @@ from collections.abc import Awaitable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
-import aiosqlite
 import pytest
 from langchain_core.runnables import RunnableConfig
-from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from langgraph.types import Command
 
 from enigma.bootstrap_sandbox import sandbox_endpoints
 from enigma.context import Context
 from enigma.graph import build_graph
 from enigma.integrations.factory import build_clients
+from enigma.runs.sqlite_saver import ThreadedSqliteSaver
 from enigma.sandbox.server import SandboxServer
 from enigma.settings import Settings
 
@@ -65,16 +64,10 @@ class Release:
             retry_backoff_seconds=0.01,
         )
         self.loop = LoopThread()
-        self.conn = self.loop.run(aiosqlite.connect(data_dir / "checkpoints.sqlite3"))
-        self.saver = self.loop.run(self._saver())
+        self.saver = self.loop.run(ThreadedSqliteSaver.open(data_dir / "checkpoints.sqlite3"))
         self.graph = build_graph(self.saver)
         self.config: RunnableConfig = {"configurable": {"thread_id": thread}}
         self.thread = thread
-
-    async def _saver(self) -> AsyncSqliteSaver:
-        saver = AsyncSqliteSaver(self.conn)  # takes the running loop: made inside it
-        await saver.setup()
-        return saver
 
     def _invoke(self, graph_input: Any) -> dict[str, Any]:
         return dict(
@@ -86,7 +79,7 @@ class Release:
         )
 
     def close(self) -> None:
-        self.loop.run(self.conn.close())
+        self.loop.run(self.saver.aclose())
         self.loop.close()
 
     def start(self, **overrides: Any) -> dict[str, Any]:

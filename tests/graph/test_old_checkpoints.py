@@ -1,4 +1,5 @@
-"""A run checkpointed by an older Enigma resumes: fields since dropped from the state are ignored.
+"""A run checkpointed by an older Enigma resumes: fields since dropped from the state are ignored,
+and checkpoints written through the aiosqlite saver Enigma used before are read by today's.
 
 Older versions kept the narrative as LangChain messages and also stored `steps_completed`,
 `steps_failed`, `started_by` and `workflow_id`. A run paused by one of them sits in the data
@@ -10,10 +11,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import aiosqlite
 from langchain_core.messages import AIMessage, HumanMessage
 from langgraph.checkpoint.base import ChannelVersions
+from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
-from tests.graph.conftest import Release
+from enigma.graph import build_graph
+from tests.graph.conftest import REPOS, Release
 
 LEGACY: dict[str, Any] = {
     "messages": [
@@ -60,4 +64,32 @@ def test_a_run_paused_by_an_older_version_resumes_to_the_end(release: Release) -
     assert [n["step"] for n in final["notes"]][-1] == "finalize"
     merged = [e for e in release.effects() if e["kind"] == "pull.merge"]
     assert len(merged) == 3
+    release.assert_no_duplicate_effects()
+
+
+def test_a_run_paused_under_the_aiosqlite_saver_resumes_under_this_one(release: Release) -> None:
+    # Enigma checkpointed through LangGraph's AsyncSqliteSaver before it ran SqliteSaver on a
+    # thread of its own: same tables, so a data directory written then must resume now
+    async def pause_under_aiosqlite() -> dict[str, Any]:
+        async with aiosqlite.connect(release.data_dir / "checkpoints.sqlite3") as conn:
+            saver = AsyncSqliteSaver(conn)
+            await saver.setup()
+            request = {"fix_version": "2.4.0", "repositories": REPOS, "release_type": "minor"}
+            return dict(
+                await build_graph(saver).ainvoke(
+                    request | {"policy": {"auto_approve": False, "on_conflict": "skip"}},
+                    release.config,
+                    context=release.context,
+                    durability="sync",
+                )
+            )
+
+    paused = release.loop.run(pause_under_aiosqlite())
+    assert [i.value["kind"] for i in paused["__interrupt__"]] == ["plan_approval"]
+
+    release.answer("plan_approval", "approve")
+    final = release.answer("release_approval", "approve")
+
+    assert final["outcome"] == "partial"
+    assert len([e for e in release.effects() if e["kind"] == "pull.merge"]) == 3
     release.assert_no_duplicate_effects()

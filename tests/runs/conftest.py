@@ -9,9 +9,7 @@ from collections.abc import AsyncIterator, Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
-import aiosqlite
 import pytest
-from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
 from enigma.bootstrap_sandbox import sandbox_endpoints
 from enigma.context import Context
@@ -20,6 +18,7 @@ from enigma.integrations.factory import build_clients
 from enigma.policy import Policy as ReleasePolicy
 from enigma.runs.manager import Limits, RunManager
 from enigma.runs.pg_store import PgRunStore
+from enigma.runs.sqlite_saver import ThreadedSqliteSaver
 from enigma.runs.sqlite_store import SqliteRunStore
 from enigma.runs.store import RunStore
 from enigma.sandbox.server import SandboxServer
@@ -79,9 +78,7 @@ async def open_manager(
         retry_backoff_seconds=0.01,
         rules=options.pop("rules", None) or ReleasePolicy(),
     )
-    conn = await aiosqlite.connect(data_dir / "checkpoints.sqlite3")
-    saver = AsyncSqliteSaver(conn)
-    await saver.setup()
+    saver = await ThreadedSqliteSaver.open(data_dir / "checkpoints.sqlite3")
     store = SqliteRunStore(data_dir / "runs.sqlite3")
     manager = RunManager(
         build_graph(saver),
@@ -98,7 +95,7 @@ async def open_manager(
         # As after a SIGKILL: nothing new starts, nothing drains, and the checkpoints get no
         # write after this moment (the connection goes first, then the tasks).
         manager.closing = True
-        await conn.close()
+        await saver.aclose()
         tasks = [
             ex.task
             for ex in manager.scheduler.pool.executions.values()

@@ -46,6 +46,26 @@ class ThreadedSqliteSaver(SqliteSaver):
         super().__init__(conn)
         self._thread = thread
 
+    @classmethod
+    async def open(cls, path: Path) -> ThreadedSqliteSaver:
+        """Connect (WAL, synchronous=NORMAL, busy timeout) and create the tables if new."""
+        thread = ThreadPoolExecutor(1, thread_name_prefix="enigma-checkpoints")
+        loop = asyncio.get_running_loop()
+        try:
+            conn = await loop.run_in_executor(thread, _connect, path)
+            saver = cls(conn, thread)
+            await saver._call(saver.setup)
+        except BaseException:
+            thread.shutdown(wait=False)
+            raise
+        return saver
+
+    async def aclose(self) -> None:
+        """Close the connection (after the operations already queued) and the thread; an
+        operation asked for later fails as on a closed database."""
+        await self._call(self.conn.close)
+        self._thread.shutdown(wait=True)
+
     async def _call(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._thread, functools.partial(fn, *args, **kwargs))
@@ -99,20 +119,10 @@ def _connect(path: Path) -> sqlite3.Connection:
 
 @contextlib.asynccontextmanager
 async def open_sqlite_saver(path: Path) -> AsyncIterator[ThreadedSqliteSaver]:
-    """The SQLite checkpointer as the service opens it (WAL, synchronous=NORMAL, busy timeout).
-
-    Held for the app's lifetime; `make bench` opens its baselines' savers here too, so both
-    sides of a comparison write the same way.
-    """
-    thread = ThreadPoolExecutor(1, thread_name_prefix="enigma-checkpoints")
-    loop = asyncio.get_running_loop()
+    """The SQLite checkpointer as the service opens it, for the app's lifetime; `make bench`
+    opens its baselines' savers here too, so both sides of a comparison write the same way."""
+    saver = await ThreadedSqliteSaver.open(path)
     try:
-        conn = await loop.run_in_executor(thread, _connect, path)
-        try:
-            saver = ThreadedSqliteSaver(conn, thread)
-            await loop.run_in_executor(thread, saver.setup)
-            yield saver
-        finally:
-            await loop.run_in_executor(thread, conn.close)
+        yield saver
     finally:
-        thread.shutdown(wait=True)
+        await saver.aclose()
