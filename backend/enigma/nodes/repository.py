@@ -7,6 +7,7 @@ write is check-then-act through the CodeHost's idempotent operations.
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 from langgraph.runtime import Runtime
@@ -245,7 +246,8 @@ async def wait_for_checks(state: RepoState, runtime: Runtime[Context]) -> RepoUp
                     f"checks on {repo}#{number} not finished after {timeout:.0f}s"
                     + _missing(found, rules)
                 )
-            await context.clock.sleep(context.check_poll_seconds)
+            # ±20 %: releases that reached their CI wait together do not poll in lockstep
+            await context.clock.sleep(context.check_poll_seconds * random.uniform(0.8, 1.2))
             head = ""
     except (IntegrationError, ChecksTimedOut) as exc:
         return _failed(state, "wait_for_checks", exc)
