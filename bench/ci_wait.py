@@ -1,7 +1,7 @@
 """Row 11 (issue 12): a dry run while fifty releases wait for CI, against the same dry run alone.
 
 Waiting for CI must hold no thread and no slot a dry run needs. One manager, one sandbox (in
-this process, CI that stays pending for an hour): the dry run of a fresh version is timed
+a process of its own, CI that stays pending for an hour): the dry run of a fresh version is timed
 alone, then fifty releases (each its own version, one repository) are started and driven
 until every one polls its pull request's checks, and the same kind of dry run is timed again
 while they wait. Repeated three times each side, alternating; the fifty are cancelled at the
@@ -15,17 +15,15 @@ import time
 from pathlib import Path
 
 from bench.common import Row, Target, log, median
+from bench.release import release_clients
+from bench.sandbox import SandboxProcess
 from enigma.bootstrap import open_sqlite_saver
-from enigma.bootstrap_sandbox import sandbox_endpoints
 from enigma.context import Context
 from enigma.graph import build_graph
-from enigma.integrations.factory import build_clients
 from enigma.runs.manager import Limits, RunManager
 from enigma.runs.models import RunRequest
 from enigma.runs.sqlite_store import SqliteRunStore
 from enigma.sandbox.seeds import chaos_seed, chaos_version
-from enigma.sandbox.server import SandboxServer
-from enigma.settings import Settings
 
 __all__ = ["dry_run_beside_ci_waits"]
 
@@ -66,14 +64,13 @@ async def dry_run_beside_ci_waits(work: Path, waiting: int = 50, repetitions: in
     work.mkdir(parents=True, exist_ok=True)
     versions = waiting + 2 * repetitions + 1
     seed = chaos_seed(work / "ci-wait-seed.toml", runs=versions)
-    server = SandboxServer(
-        work / "ci-wait-sandbox", seed_file=seed, settings={"check_delay_seconds": 3600}
-    ).start()
+    # the peers in a process of their own, as CI is somewhere else: fifty releases' polls
+    # answered inside this process would be timed as Enigma's own load
+    sandbox = SandboxProcess(work / "ci-wait-sandbox", seed, check_delay=3600).start()
     data = work / "ci-wait-enigma"
     data.mkdir(parents=True, exist_ok=True)
-    settings = Settings(data_dir=data, http_backoff_seconds=0.05)
     context = Context(
-        clients=build_clients(settings, sandbox_endpoints(server.urls)),
+        clients=release_clients(data, sandbox.urls),
         check_poll_seconds=1.0,
         retry_backoff_seconds=0.05,
     )
@@ -105,6 +102,9 @@ async def dry_run_beside_ci_waits(work: Path, waiting: int = 50, repetitions: in
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"the {waiting} releases did not all reach their CI wait")
                 await asyncio.sleep(0.5)
+            # the last to arrive were still writing their steps' ends: let every one settle
+            # into its wait (two poll periods), so the dry run is timed beside waits alone
+            await asyncio.sleep(2 * context.check_poll_seconds)
             for _ in range(repetitions):
                 beside.append(await _dry_run(manager, index))
                 index += 1
@@ -118,7 +118,7 @@ async def dry_run_beside_ci_waits(work: Path, waiting: int = 50, repetitions: in
             await manager.shutdown()
             await store.close()
     finally:
-        server.stop()
+        sandbox.stop()
     log(f"ci wait: dry run alone {alone} s, beside {waiting} CI waits {beside} s")
     return Row(
         f"11 dry run while {waiting} releases wait for CI (vs the same dry run alone)",
