@@ -279,18 +279,10 @@ def _insert_event(
     actor: str | None,
     body: str,
 ) -> EventRecord:
+    values = (run_id, at, type, step, repo, actor, body)
     cur = db.execute(
         "INSERT INTO events (run_id, at, type, step, repo, actor, data) "
         "VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (run_id, at, type, step, repo, actor, body),
+        values,
     )
-    return EventRecord(
-        id=int(cur.lastrowid or 0),
-        run_id=run_id,
-        at=at,
-        type=type,
-        step=step,
-        repo=repo,
-        actor=actor,
-        data=json.loads(body),
-    )
+    return _event((int(cur.lastrowid or 0), *values))
