@@ -33,6 +33,7 @@ from langgraph.checkpoint.base import (
 from langgraph.checkpoint.sqlite import SqliteSaver
 
 from enigma.files import private_file
+from enigma.runs.sqlite_schema import connect
 
 __all__ = ["ThreadedSqliteSaver", "open_sqlite_saver"]
 
@@ -52,7 +53,9 @@ class ThreadedSqliteSaver(SqliteSaver):
         thread = ThreadPoolExecutor(1, thread_name_prefix="enigma-checkpoints")
         loop = asyncio.get_running_loop()
         try:
-            conn = await loop.run_in_executor(thread, _connect, path)
+            conn = await loop.run_in_executor(
+                thread, lambda: connect(private_file(path), autocommit=False)
+            )
             saver = cls(conn, thread)
             await saver._call(saver.setup)
         except BaseException:
@@ -107,14 +110,6 @@ class ThreadedSqliteSaver(SqliteSaver):
 
     async def adelete_thread(self, thread_id: str) -> None:
         await self._call(self.delete_thread, thread_id)
-
-
-def _connect(path: Path) -> sqlite3.Connection:
-    conn = sqlite3.connect(private_file(path), check_same_thread=False)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=NORMAL")
-    conn.execute("PRAGMA busy_timeout=5000")
-    return conn
 
 
 @contextlib.asynccontextmanager

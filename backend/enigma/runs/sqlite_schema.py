@@ -90,14 +90,21 @@ MIGRATIONS: list[str] = [
 ]
 
 
-def connect(path: Path) -> Db:
-    """A connection as the store uses it (WAL, NORMAL sync, busy timeout).
+def connect(path: Path, *, autocommit: bool = True) -> Db:
+    """A connection as the store uses it (WAL, NORMAL sync, busy timeout); the checkpointer
+    asks for `autocommit=False`, Python's implicit transactions, which LangGraph's
+    `SqliteSaver` commits itself after each operation.
 
     Switching a new database to WAL needs it to itself, and SQLite answers "database is
     locked" at once, without waiting, to the other processes opening it at that moment (the
     service, `enigma runs` and a CLI run may): they try again for up to the busy timeout.
     """
-    db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=5.0)
+    db = sqlite3.connect(
+        path,
+        check_same_thread=False,
+        isolation_level=None if autocommit else "DEFERRED",
+        timeout=5.0,
+    )
     db.execute("PRAGMA busy_timeout=5000")
     deadline = time.monotonic() + 5.0
     while True:
