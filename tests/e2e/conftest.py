@@ -60,6 +60,13 @@ class Server:
             base_url=self.url, headers={"Authorization": f"Bearer {token}"}, timeout=10
         )
 
+    def start_run(self, token: str, body: dict[str, Any]) -> str:
+        """Start a run through the API as `token` (201 expected); its id."""
+        with self.client(token) as client:
+            started = client.post("/api/runs", json=body)
+        assert started.status_code == 201, started.text
+        return str(started.json()["id"])
+
     def fault(self, **rule: Any) -> None:
         """Replace the sandbox's injected faults with `rule` (none when empty)."""
         admin = json.loads((self.data / "sandbox" / "endpoint.json").read_text())["admin"]

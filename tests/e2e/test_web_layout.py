@@ -29,10 +29,7 @@ def waiting_run(server: Server) -> Iterator[str]:
     """A run of 2.4.0 over every repository, waiting for its plan; cancelled at the end."""
     with server.client("t-alice") as alice:
         repositories = alice.get("/api/config").json()["repositories"]
-        body = {"fix_version": "2.4.0", "repositories": repositories}
-        started = alice.post("/api/runs", json=body)
-        assert started.status_code == 201, started.text
-        run_id: str = started.json()["id"]
+    run_id = server.start_run("t-alice", {"fix_version": "2.4.0", "repositories": repositories})
     try:
         yield run_id
     finally:
@@ -318,10 +315,7 @@ def test_starting_a_live_version_links_to_its_run(
 def test_runs_list_filters_by_version_and_search(
     page: Any, server: Server, waiting_run: str, artifacts: Path
 ) -> None:
-    with server.client("t-alice") as alice:
-        later = alice.post("/api/runs", json={"fix_version": "2.6.0", "repositories": ["web-app"]})
-        assert later.status_code == 201, later.text
-        later_id = later.json()["id"]
+    later_id = server.start_run("t-alice", {"fix_version": "2.6.0", "repositories": ["web-app"]})
     try:
         sign_in(page, server)
         first, second = (page.locator(f'tr[data-run="{i}"]') for i in (waiting_run, later_id))

@@ -58,12 +58,8 @@ def notifying(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server
 
 def start(server: Server, release_type: str) -> str:
     """Start a 2.4.0 run over web-app through the API; its id."""
-    with server.client("t-alice") as client:
-        body = {"fix_version": "2.4.0", "repositories": ["web-app"], "release_type": release_type}
-        started = client.post("/api/runs", json=body)
-        assert started.status_code == 201, started.text
-        run_id: str = started.json()["id"]
-        return run_id
+    body = {"fix_version": "2.4.0", "repositories": ["web-app"], "release_type": release_type}
+    return server.start_run("t-alice", body)
 
 
 def cancel(server: Server, run_id: str) -> None:

@@ -24,11 +24,9 @@ def test_release_approval_after_a_skipped_repository_then_rejected(
     page: Any, server: Server, artifacts: Path
 ) -> None:
     # 2.5.0: ENG-131's branch breaks notifications' CI; the release manager skips it.
-    with server.client("t-alice") as alice:
-        body = {"fix_version": "2.5.0", "repositories": ["payments-api", "notifications"]}
-        started = alice.post("/api/runs", json=body)
-        assert started.status_code == 201, started.text
-        run_id = started.json()["id"]
+    run_id = server.start_run(
+        "t-alice", {"fix_version": "2.5.0", "repositories": ["payments-api", "notifications"]}
+    )
     sign_in(page, server, "t-alice")
     page.goto(f"{server.url}/ui/#/runs/{run_id}")
     page.locator('[data-decision="plan_approval"] button[data-action="approve"]').click()
@@ -109,11 +107,8 @@ def test_a_finalize_operation_done_by_hand(page: Any, server: Server, artifacts:
     # Jira refuses to release the version: someone does it by hand and says so.
     server.fault(kind="error", route="/rest/api/2/version/", methods=["PUT"], status=404)
     try:
-        with server.client("t-alice") as alice:
-            body = {"fix_version": "2.3.1", "release_type": "hotfix", "repositories": ["web-app"]}
-            started = alice.post("/api/runs", json=body)
-            assert started.status_code == 201, started.text
-            run_id = started.json()["id"]
+        body = {"fix_version": "2.3.1", "release_type": "hotfix", "repositories": ["web-app"]}
+        run_id = server.start_run("t-alice", body)
         sign_in(page, server, "t-alice")
         page.goto(f"{server.url}/ui/#/runs/{run_id}")
         page.locator('[data-decision="plan_approval"] button[data-action="approve"]').click()

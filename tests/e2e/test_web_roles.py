@@ -82,12 +82,7 @@ def as_user(browser: Any) -> Iterator[Any]:
 
 def start(server: Server, token: str, repositories: list[str]) -> str:
     """Start a 2.4.0 run over `repositories` through the API; its id."""
-    with server.client(token) as client:
-        body = {"fix_version": "2.4.0", "repositories": repositories}
-        started = client.post("/api/runs", json=body)
-        assert started.status_code == 201, started.text
-        run_id: str = started.json()["id"]
-        return run_id
+    return server.start_run(token, {"fix_version": "2.4.0", "repositories": repositories})
 
 
 def approve_plan(server: Server, run_id: str) -> None:
