@@ -140,7 +140,8 @@ def _freeze_startup_objects() -> None:
     on this kind of machine, and a busy service (a page of runs is ~250 KB of JSON) ran one
     every dozen requests: the p99 of `GET /api/runs` was that pause (bench row 8b: 85 ms,
     9 ms once frozen). A frozen object that later becomes cyclic garbage is not collected;
-    reference counting still frees everything else, and what is frozen here lives until exit.
+    reference counting still frees everything else. Nearly all of it lives until exit; the
+    exception is what the runs resumed at start had built by that moment, once and bounded.
     """
     gc.collect()
     gc.freeze()
