@@ -18,6 +18,9 @@ export { fourEyesBlocks } from "./decision_rules.js";
 // The decision whose panel is rebuilt because of a four-eyes refusal: the reader is taken
 // back to its top, where the refusal is now explained, rather than left at the buttons below.
 let refocus = null;
+/** What this page's last answer to each decision said: kept so a re-render (the answer's
+ * own events re-draw the run) does not wipe it while the decision is still pending. */
+const sent = new Map();
 
 function conflictBody(p, state) {
   const d = p.payload;
@@ -181,7 +184,7 @@ export function decisionPanel(p, run, state, ctx, onDecided) {
 function decideRow(p, run, mine, panel, countExcluded, onDecided, fourEyesNote) {
   const id = p.interrupt_id;
   const comment = h("textarea", { id: `c-${id}`, rows: 2, maxlength: 2000, placeholder: "Why? (kept with the decision)" });
-  const status = h("p", { class: "form-error", role: "alert" });
+  const status = h("p", { class: sent.has(id) ? "form-note" : "form-error", role: "alert" }, sent.get(id) || "");
   const row = h("div", { class: "actions" });
   const locked = (action) => (action === "amend" && countExcluded() === 0) || (action === "approve" && fourEyesNote !== null);
   for (const a of mine) {
@@ -203,8 +206,10 @@ function decideRow(p, run, mine, panel, countExcluded, onDecided, fourEyesNote) 
         const after = await api(`/api/runs/${encodeURIComponent(run.id)}/${a.action}`, { method: "POST", body: bodyJson });
         const waitsOn = a.action === "approve" && (after.pending || []).some((x) => x.interrupt_id === id);
         status.textContent = waitsOn ? "Your approval is recorded; the run waits for another approver." : `${a.label}: sent. The run continues.`;
+        sent.set(id, status.textContent);
         onDecided();
       } catch (exc) {
+        sent.delete(id);
         status.className = "form-error";
         status.textContent = exc.message;
         if (exc.status === 403 && /four-eyes/i.test(exc.message)) {
